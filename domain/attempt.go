@@ -1,0 +1,49 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// AttemptState is where one submission to content-creator stands.
+type AttemptState string
+
+const (
+	AttemptOpen      AttemptState = "open"      // claimed, the CLI is being run
+	AttemptSubmitted AttemptState = "submitted" // content-creator accepted it
+	AttemptRunning   AttemptState = "running"   // progress was reported
+	AttemptCompleted AttemptState = "completed"
+	AttemptFailed    AttemptState = "failed"
+	AttemptTimedOut  AttemptState = "timeout"
+	AttemptCancelled AttemptState = "cancelled"
+)
+
+// Attempt is one submission: its own callback token (stored hashed), its own
+// creator-side id, and what became of it. A retry adds an attempt and never
+// rewrites an older one's error.
+type Attempt struct {
+	Number      int
+	ExternalRef string
+	TokenHash   string // hex SHA-256 of the callback token; the token itself is never stored
+	CallbackURL string // without the token
+	State       AttemptState
+	Error       *TaskError
+	OpenedAt    time.Time
+	SubmittedAt time.Time
+	FinishedAt  time.Time
+}
+
+// ExternalRefFor is the creator-side id of an attempt. content-creator keeps
+// ids as primary keys, so each attempt needs its own.
+func ExternalRefFor(taskID string, attempt int) string {
+	return fmt.Sprintf("%s-%d", taskID, attempt)
+}
+
+// Finished reports whether the attempt has an outcome.
+func (a Attempt) Finished() bool {
+	switch a.State {
+	case AttemptCompleted, AttemptFailed, AttemptTimedOut, AttemptCancelled:
+		return true
+	}
+	return false
+}

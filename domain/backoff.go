@@ -1,0 +1,36 @@
+package domain
+
+import "time"
+
+// Backoff is the retry schedule: exponential from Base, capped at Max, with
+// "equal jitter" (half fixed, half random) so retries of many tasks spread out.
+type Backoff struct {
+	Base time.Duration
+	Max  time.Duration
+}
+
+// DefaultBackoff waits 10 s, 20 s, 40 s … up to 10 minutes.
+var DefaultBackoff = Backoff{Base: 10 * time.Second, Max: 10 * time.Minute}
+
+// Delay is the wait after the given failed attempt (1-based); jitter is a
+// random number in [0, 1).
+func (b Backoff) Delay(failedAttempt int, jitter float64) time.Duration {
+	if b.Base <= 0 {
+		return 0
+	}
+	d := b.Base
+	for i := 1; i < failedAttempt && d < b.Max; i++ {
+		d *= 2
+	}
+	if b.Max > 0 && d > b.Max {
+		d = b.Max
+	}
+	if jitter < 0 {
+		jitter = 0
+	}
+	if jitter >= 1 {
+		jitter = 0.999999
+	}
+	half := d / 2
+	return half + time.Duration(float64(d-half)*jitter)
+}

@@ -1,0 +1,74 @@
+package domain
+
+import "time"
+
+// EventKind is what happened to a task.
+type EventKind string
+
+const (
+	EventOpenAttempt EventKind = "open_attempt"    // the dispatcher claimed the task and runs the CLI
+	EventSubmitted   EventKind = "submitted"       // content-creator accepted the attempt ("submit ok")
+	EventProgress    EventKind = "progress"        // content-creator reported progress
+	EventCompleted   EventKind = "completed"       // content-creator finished the article
+	EventFailed      EventKind = "failed"          // the attempt failed (callback, poll, exit, submit error)
+	EventDeadline    EventKind = "deadline_passed" // the attempt ran past its timeout
+	EventCancel      EventKind = "cancel"          // an operator cancels the task
+	EventRetry       EventKind = "retry"           // an operator asks for a fresh attempt
+)
+
+// attemptScoped events belong to one attempt; for an older attempt they are stale.
+func (k EventKind) attemptScoped() bool {
+	switch k {
+	case EventSubmitted, EventProgress, EventCompleted, EventFailed, EventDeadline:
+		return true
+	}
+	return false
+}
+
+// Source says where an event came from; every source ends in the same Apply.
+type Source string
+
+const (
+	SourceWebhook     Source = "webhook"
+	SourcePoll        Source = "poll"
+	SourceProcessExit Source = "process_exit"
+	SourceDispatcher  Source = "dispatcher"
+	SourceRecovery    Source = "recovery"
+	SourceAPI         Source = "api"
+)
+
+// ProgressReport is a progress event's payload, as sent (not yet clamped).
+type ProgressReport struct {
+	Percentage float64
+	Stage      string
+	Message    string
+}
+
+// Opening carries what the dispatcher prepared for a new attempt.
+type Opening struct {
+	ExternalRef string
+	TokenHash   string
+	CallbackURL string
+}
+
+// CompletionIDs are the identifiers a completion's records will carry; the
+// caller generates them so Apply stays deterministic.
+type CompletionIDs struct {
+	ContentID   string
+	PoolEntryID string
+}
+
+// Event is one thing that happened, from any source.
+type Event struct {
+	Kind    EventKind
+	Source  Source
+	Attempt int // the attempt it is about; 0 for operator events (the current attempt)
+	At      time.Time
+
+	Progress    ProgressReport // EventProgress
+	Error       TaskError      // EventFailed (EventDeadline gets a default)
+	Result      Result         // EventCompleted
+	IDs         CompletionIDs  // EventCompleted
+	Open        Opening        // EventOpenAttempt
+	ExternalRef string         // EventSubmitted: the id the submit answer reported, if any
+}

@@ -1,0 +1,341 @@
+package domain
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// move is what a cell of the §2 table does.
+type move int
+
+const (
+	moveNA          move = iota // "–" in the table: nothing to do, acknowledged
+	moveIgnore                  // "ignore": acknowledged, no change
+	moveConflict                // "conflict": refused
+	moveOpen                    // claim: open a new attempt
+	moveSubmit                  // submit ok
+	moveAsSubmitted             // pending: act as submitted when the attempt is open
+	moveProgress
+	moveComplete
+	moveLateComplete
+	moveFail
+	moveDeadline
+	moveCancel
+	moveRetry
+)
+
+// transitions is the §2 table as data. Apply is the only reader; a missing
+// cell is moveNA.
+var transitions = map[Status]map[EventKind]move{
+	StatusPending: {
+		EventOpenAttempt: moveOpen,
+		EventSubmitted:   moveSubmit,
+		EventProgress:    moveAsSubmitted,
+		EventCompleted:   moveAsSubmitted,
+		EventFailed:      moveAsSubmitted,
+		EventDeadline:    moveNA,
+		EventCancel:      moveCancel,
+		EventRetry:       moveConflict,
+	},
+	StatusSubmitted: {
+		EventOpenAttempt: moveConflict,
+		EventSubmitted:   moveNA,
+		EventProgress:    moveProgress,
+		EventCompleted:   moveComplete,
+		EventFailed:      moveFail,
+		EventDeadline:    moveDeadline,
+		EventCancel:      moveCancel,
+		EventRetry:       moveConflict,
+	},
+	StatusProcessing: {
+		EventOpenAttempt: moveConflict,
+		EventSubmitted:   moveNA,
+		EventProgress:    moveProgress,
+		EventCompleted:   moveComplete,
+		EventFailed:      moveFail,
+		EventDeadline:    moveDeadline,
+		EventCancel:      moveCancel,
+		EventRetry:       moveConflict,
+	},
+	StatusCompleted: terminalRow(moveConflict, moveIgnore),
+	StatusFailed:    terminalRow(moveRetry, moveIgnore),
+	StatusCancelled: terminalRow(moveRetry, moveIgnore),
+	StatusTimeout:   terminalRow(moveRetry, moveLateComplete),
+}
+
+func terminalRow(retry, completed move) map[EventKind]move {
+	return map[EventKind]move{
+		EventOpenAttempt: moveConflict,
+		EventSubmitted:   moveNA,
+		EventProgress:    moveIgnore,
+		EventCompleted:   completed,
+		EventFailed:      moveIgnore,
+		EventDeadline:    moveNA,
+		EventCancel:      moveConflict,
+		EventRetry:       retry,
+	}
+}
+
+// Rules are the tunables Apply needs; they come from configuration.
+type Rules struct {
+	// TaskTimeout is how long one attempt may run after submission.
+	TaskTimeout time.Duration
+	// Backoff gives the delay before the next attempt after the given attempt
+	// failed. Nil means retry at once.
+	Backoff func(failedAttempt int) time.Duration
+}
+
+// Outcome reports what Apply did. Changed false means the event was
+// acknowledged without effect and Reason says why.
+type Outcome struct {
+	From, To      Status
+	Changed       bool
+	Reason        string
+	Retrying      bool       // a new attempt is scheduled
+	Late          bool       // a completion after the attempt timed out
+	InvalidResult bool       // a completion without an article, turned into a failure
+	Content       *Content   // to insert with the task (completion)
+	PoolEntry     *PoolEntry // to insert with the task (completion of an auto-approved task)
+	StopRef       string     // external ref of an attempt content-creator should stop (cancel)
+}
+
+// Apply is the single transition function: every change to a task, whatever
+// its source, goes through it. It returns ErrConflict (wrapped) for events the
+// table refuses; everything else is applied or acknowledged.
+func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
+	row, ok := transitions[t.status]
+	if !ok {
+		return Outcome{}, fmt.Errorf("task %s has unknown status %q", t.id, t.status)
+	}
+	m, ok := row[ev.Kind]
+	if !ok {
+		return Outcome{}, fmt.Errorf("unknown event kind %q", ev.Kind)
+	}
+	at := ev.At.UTC()
+	out := Outcome{From: t.status, To: t.status}
+
+	if ev.Kind.attemptScoped() && ev.Attempt != 0 && ev.Attempt != t.attempt {
+		if ev.Attempt < t.attempt {
+			return out.ignore(fmt.Sprintf("stale attempt %d (current is %d)", ev.Attempt, t.attempt)), nil
+		}
+		return out.ignore(fmt.Sprintf("unknown attempt %d (current is %d)", ev.Attempt, t.attempt)), nil
+	}
+	if m == moveAsSubmitted {
+		if !t.attemptOpen {
+			return out.ignore("no attempt is open"), nil
+		}
+		m = transitions[StatusSubmitted][ev.Kind]
+	}
+
+	switch m {
+	case moveNA, moveIgnore:
+		return out.ignore(fmt.Sprintf("%s does not apply to a %s task", ev.Kind, t.status)), nil
+	case moveConflict:
+		return out, fmt.Errorf("%s a %s task: %w", ev.Kind, t.status, ErrConflict)
+	case moveOpen:
+		if t.attemptOpen {
+			return out, fmt.Errorf("attempt %d is already open: %w", t.attempt, ErrConflict)
+		}
+		t.openAttempt(ev.Open, at)
+	case moveSubmit:
+		if !t.attemptOpen {
+			return out.ignore("no attempt is open"), nil
+		}
+		t.submit(ev.ExternalRef, at, rules)
+	case moveProgress:
+		if !t.progressed(ev.Progress, at, rules) {
+			return out.ignore("progress is not newer than the current one"), nil
+		}
+	case moveComplete, moveLateComplete:
+		if strings.TrimSpace(ev.Result.Content) == "" {
+			if m == moveLateComplete {
+				return out.ignore("late completion without an article"), nil
+			}
+			out.InvalidResult = true
+			t.fail(TaskError{Code: "INVALID_RESULT", Type: "invalid_result", Message: "completed without result.content"},
+				AttemptFailed, StatusFailed, at, rules, &out)
+			break
+		}
+		out.Late = m == moveLateComplete
+		t.complete(ev, at, out.Late, &out)
+	case moveFail:
+		t.fail(ev.Error, AttemptFailed, StatusFailed, at, rules, &out)
+	case moveDeadline:
+		if t.timeoutAt.IsZero() || at.Before(t.timeoutAt) {
+			return out.ignore("the attempt's deadline has not passed"), nil
+		}
+		e := ev.Error
+		if e.IsZero() {
+			e = TaskError{Code: "TIMEOUT", Type: "timeout", Message: "no result before the attempt's deadline"}
+		}
+		t.fail(e, AttemptTimedOut, StatusTimeout, at, rules, &out)
+	case moveCancel:
+		if t.HasOpenWork() {
+			out.StopRef = t.ExternalRef()
+		}
+		t.finishAttempt(AttemptCancelled, nil, at)
+		t.status = StatusCancelled
+		t.leaseOwner, t.leaseUntil = "", time.Time{}
+	case moveRetry:
+		t.nextAttempt(at, at)
+		if t.attempt > t.maxAttempts {
+			t.maxAttempts = t.attempt
+		}
+		out.Retrying = true
+	}
+	t.updatedAt = at
+	if ev.Source != SourceAPI && ev.Source != SourceDispatcher {
+		t.lastHeardAt = at
+	}
+	out.To, out.Changed = t.status, true
+	return out, nil
+}
+
+func (o Outcome) ignore(reason string) Outcome {
+	o.Changed, o.Reason = false, reason
+	return o
+}
+
+func (t *Task) openAttempt(o Opening, at time.Time) {
+	ref := o.ExternalRef
+	if ref == "" {
+		ref = ExternalRefFor(t.id, t.attempt)
+	}
+	t.attemptOpen = true
+	t.setAttempt(Attempt{
+		Number: t.attempt, ExternalRef: ref, TokenHash: o.TokenHash, CallbackURL: o.CallbackURL,
+		State: AttemptOpen, OpenedAt: at,
+	})
+}
+
+func (t *Task) submit(ref string, at time.Time, rules Rules) {
+	t.status = StatusSubmitted
+	t.submittedAt = at
+	t.timeoutAt = at.Add(rules.TaskTimeout)
+	t.lastHeardAt = at
+	t.leaseOwner, t.leaseUntil = "", time.Time{}
+	t.updateAttempt(func(a *Attempt) {
+		if ref != "" {
+			a.ExternalRef = ref
+		}
+		a.State, a.SubmittedAt = AttemptSubmitted, at
+	})
+}
+
+// progressed applies a progress report; percentages are clamped to 0–100 and
+// never go down within an attempt. It reports whether anything changed.
+func (t *Task) progressed(p ProgressReport, at time.Time, rules Rules) bool {
+	pct := clampPercentage(p.Percentage)
+	wasSubmitted := t.status != StatusProcessing
+	if !wasSubmitted && pct < t.progress.Percentage {
+		return false
+	}
+	if !wasSubmitted && pct == t.progress.Percentage && p.Stage == t.progress.Stage && p.Message == t.progress.Message {
+		return false
+	}
+	if pct >= t.progress.Percentage {
+		t.progress = Progress{Percentage: pct, Stage: p.Stage, Message: p.Message, UpdatedAt: at}
+	}
+	t.status = StatusProcessing
+	if t.startedAt.IsZero() {
+		t.startedAt = at
+	}
+	if t.timeoutAt.IsZero() {
+		t.timeoutAt = at.Add(rules.TaskTimeout)
+	}
+	t.leaseOwner, t.leaseUntil = "", time.Time{}
+	t.updateAttempt(func(a *Attempt) { a.State = AttemptRunning })
+	return true
+}
+
+func clampPercentage(f float64) int {
+	if math.IsNaN(f) || f <= 0 {
+		return 0
+	}
+	if f >= 100 {
+		return 100
+	}
+	return int(f)
+}
+
+func (t *Task) complete(ev Event, at time.Time, late bool, out *Outcome) {
+	content := newContent(t, ev.Result, ev.IDs.ContentID, at)
+	out.Content = &content
+	if t.autoApprove {
+		entry := newPoolEntry(t, content, ev.IDs.PoolEntryID, at)
+		out.PoolEntry = &entry
+	}
+	t.status = StatusCompleted
+	t.completedAt = at
+	t.contentID = content.ID
+	t.late = late
+	t.progress = Progress{Percentage: 100, Stage: "completed", Message: t.progress.Message, UpdatedAt: at}
+	t.leaseOwner, t.leaseUntil = "", time.Time{}
+	// A late completion rewrites the timed-out attempt's state but keeps its error.
+	t.updateAttempt(func(a *Attempt) { a.State, a.FinishedAt = AttemptCompleted, at })
+}
+
+// fail ends the current attempt with err. With attempts left the task goes
+// back to pending after a backoff; otherwise it ends in final.
+func (t *Task) fail(err TaskError, state AttemptState, final Status, at time.Time, rules Rules, out *Outcome) {
+	e := err
+	t.lastError = &e
+	t.finishAttempt(state, &e, at)
+	t.leaseOwner, t.leaseUntil = "", time.Time{}
+	if !t.AttemptsLeft() {
+		t.status = final
+		return
+	}
+	var delay time.Duration
+	if rules.Backoff != nil {
+		delay = rules.Backoff(t.attempt)
+	}
+	t.nextAttempt(at, at.Add(delay))
+	out.Retrying = true
+}
+
+// nextAttempt moves to a fresh, not yet opened attempt due at due.
+func (t *Task) nextAttempt(at, due time.Time) {
+	t.status = StatusPending
+	t.attempt++
+	t.attemptOpen = false
+	t.nextAttemptAt = due
+	t.timeoutAt = time.Time{}
+	t.progress = Progress{UpdatedAt: at}
+	t.late = false
+	t.leaseOwner, t.leaseUntil = "", time.Time{}
+}
+
+func (t *Task) finishAttempt(state AttemptState, err *TaskError, at time.Time) {
+	t.updateAttempt(func(a *Attempt) {
+		if a.Finished() {
+			return
+		}
+		a.State, a.FinishedAt = state, at
+		if err != nil {
+			e := *err
+			a.Error = &e
+		}
+	})
+}
+
+func (t *Task) updateAttempt(fn func(*Attempt)) {
+	for i := len(t.attempts) - 1; i >= 0; i-- {
+		if t.attempts[i].Number == t.attempt {
+			fn(&t.attempts[i])
+			return
+		}
+	}
+}
+
+func (t *Task) setAttempt(a Attempt) {
+	for i := range t.attempts {
+		if t.attempts[i].Number == a.Number {
+			t.attempts[i] = a
+			return
+		}
+	}
+	t.attempts = append(t.attempts, a)
+}

@@ -1,0 +1,92 @@
+// Package ports declares what the application needs from the outside world.
+// Adapters implement these interfaces; application code depends on nothing else.
+package ports
+
+//go:generate go tool mockgen -typed -source=store.go -destination=mocks/store.go -package=mocks
+
+import (
+	"context"
+	"time"
+
+	"contenthub/domain"
+)
+
+// TaskQuery filters and pages the task list, newest first.
+type TaskQuery struct {
+	AccountID int64         // 0 = any
+	Status    domain.Status // "" = any
+	Limit     int
+	Cursor    string // opaque, from a previous page
+}
+
+// TaskPage is one page of tasks.
+type TaskPage struct {
+	Items      []*domain.Task
+	NextCursor string // "" on the last page
+}
+
+// IdempotencyKey ties a client's Idempotency-Key to the request it came with.
+type IdempotencyKey struct {
+	Key         string
+	RequestHash string
+}
+
+// TaskChanges are the side effects a task update writes in the same
+// transaction as the task itself.
+type TaskChanges struct {
+	SaveTask  bool // write the task (compare-and-set on its version)
+	Content   *domain.Content
+	PoolEntry *domain.PoolEntry
+	Delivery  *domain.Delivery // recorded; a duplicate DeliveryID fails the whole update with domain.ErrDuplicateDelivery
+}
+
+// UpdateFunc decides an update from the task as stored. Returning an error
+// rolls everything back and is returned from UpdateTask unchanged.
+type UpdateFunc func(t *domain.Task) (TaskChanges, error)
+
+// StaleQuery selects tasks the reconciler should look at.
+type StaleQuery struct {
+	HeardBefore time.Time // active tasks not heard from since
+	Now         time.Time // active tasks whose timeout_at is before Now, and open attempts whose lease expired
+	Limit       int
+}
+
+// TaskStore is the persistence of tasks and what they produce.
+type TaskStore interface {
+	// CreateTask stores a new task. With a key: a replay of the same key and
+	// request returns the stored task and replayed=true; the same key with a
+	// different request fails with domain.ErrIdempotencyConflict.
+	CreateTask(ctx context.Context, t *domain.Task, key *IdempotencyKey) (stored *domain.Task, replayed bool, err error)
+	// GetTask returns a task with its attempts, or domain.ErrNotFound.
+	GetTask(ctx context.Context, id string) (*domain.Task, error)
+	// ListTasks returns tasks newest first.
+	ListTasks(ctx context.Context, q TaskQuery) (TaskPage, error)
+	// UpdateTask loads a task (locked for the transaction), lets fn decide and
+	// writes the task and its side effects atomically. A task changed by
+	// someone else in between fails with domain.ErrVersionConflict.
+	UpdateTask(ctx context.Context, id string, fn UpdateFunc) error
+	// ClaimDue leases up to limit pending tasks that are due and have no open
+	// attempt, highest priority then oldest first; concurrent claimers never
+	// get the same task.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*domain.Task, error)
+	// FindStale returns active tasks not heard from since q.HeardBefore or past
+	// their deadline, and pending tasks whose open attempt's lease expired.
+	FindStale(ctx context.Context, q StaleQuery) ([]*domain.Task, error)
+	// RecordDelivery stores an audit record outside a task update (rejected
+	// or ignored deliveries). A duplicate DeliveryID → domain.ErrDuplicateDelivery.
+	RecordDelivery(ctx context.Context, d domain.Delivery) error
+	// HasDelivery reports whether an accepted delivery with this id was recorded.
+	HasDelivery(ctx context.Context, taskID, deliveryID string) (bool, error)
+	// ListDeliveries returns a task's delivery log, oldest first.
+	ListDeliveries(ctx context.Context, taskID string) ([]domain.Delivery, error)
+	// GetContent returns content by id, or domain.ErrNotFound.
+	GetContent(ctx context.Context, id string) (domain.Content, error)
+	// ListPool returns publish-pool entries, highest priority first.
+	ListPool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error)
+}
+
+// Health reports whether storage can serve.
+type Health interface {
+	// Ready fails when the database is unreachable or migrations are missing.
+	Ready(ctx context.Context) error
+}
