@@ -1,0 +1,56 @@
+# ContentHub task service. `make run` and `make test` are all a newcomer needs.
+GO      ?= go
+BIN     ?= bin
+FUZZTIME ?= 3s
+
+# Fuzz targets run by `make test` for FUZZTIME each: package:target.
+FUZZ_TARGETS := \
+	./adapters/signature:FuzzParseRawSignature \
+	./adapters/signature:FuzzParseStandardSignatures \
+	./adapters/signature:FuzzCanonicalize \
+	./adapters/signature:FuzzVerify \
+	./application:FuzzDecodeCallback
+
+.PHONY: all build run test unit fuzz bench generate lint migrate clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/contenthub ./cmd/contenthub
+	$(GO) build -o $(BIN)/content-creator-sim ./cmd/content-creator-sim
+
+## run: start the service on the embedded SQLite store with the bundled simulator.
+run: build
+	LOG_FORMAT=$${LOG_FORMAT:-console} ./$(BIN)/contenthub serve
+
+## test: lint, every test (race detector on), then each fuzz target briefly.
+test: lint unit fuzz
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## generate: regenerate the gomock mocks of ports/.
+generate:
+	$(GO) generate ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## migrate: DIR=up|down|status (default up) against DATABASE_URL.
+migrate: build
+	./$(BIN)/contenthub migrate $(or $(DIR),up)
+
+clean:
+	rm -rf $(BIN)

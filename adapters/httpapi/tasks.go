@@ -1,0 +1,227 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"contenthub/application"
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// maxCreateBody bounds a task request; topics and requirements are small.
+const maxCreateBody = 1 << 20
+
+type taskHandlers struct {
+	tasks *application.Tasks
+}
+
+type createTaskRequest struct {
+	AccountID    *int64          `json:"account_id"`
+	Topic        *string         `json:"topic"`
+	Keywords     json.RawMessage `json:"keywords"`
+	Category     string          `json:"category"`
+	Requirements string          `json:"requirements"`
+	Tone         string          `json:"tone"`
+	Priority     *int            `json:"priority"`
+	AutoApprove  *bool           `json:"auto_approve"`
+	MaxRetries   *int            `json:"max_retries"`
+}
+
+func validation(field, msg string) error {
+	return &domain.ValidationError{Field: field, Message: msg}
+}
+
+func (r createTaskRequest) input(idempotencyKey string) (application.CreateTaskInput, error) {
+	in := application.CreateTaskInput{
+		Category: r.Category, Requirements: r.Requirements, Tone: r.Tone,
+		AutoApprove: r.AutoApprove, MaxRetries: r.MaxRetries, IdempotencyKey: idempotencyKey,
+	}
+	if r.AccountID == nil {
+		return in, validation("account_id", "is required")
+	}
+	in.AccountID = *r.AccountID
+	if r.Topic == nil {
+		return in, validation("topic", "is required")
+	}
+	in.Topic = *r.Topic
+	if r.Priority != nil {
+		if *r.Priority == 0 {
+			return in, validation("priority", "must be between 1 and 10")
+		}
+		in.Priority = *r.Priority
+	}
+	if len(r.Keywords) > 0 && string(r.Keywords) != "null" {
+		var list []string
+		var joined string
+		switch {
+		case json.Unmarshal(r.Keywords, &list) == nil:
+			in.Keywords = list
+		case json.Unmarshal(r.Keywords, &joined) == nil:
+			in.Keywords = domain.SplitKeywords(joined)
+		default:
+			return in, validation("keywords", `must be a string "a,b" or a list of strings`)
+		}
+	}
+	return in, nil
+}
+
+func (h *taskHandlers) create(c *gin.Context) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBody))
+	if err != nil {
+		abort(c, http.StatusRequestEntityTooLarge, errorBody{Code: "body_too_large", Message: "request body is too large"})
+		return
+	}
+	var req createTaskRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			abortWithError(c, validation(typeErr.Field, "has the wrong type"))
+			return
+		}
+		abort(c, http.StatusBadRequest, errorBody{Code: "invalid_json", Message: "body must be a JSON object"})
+		return
+	}
+	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
+	if len(key) > 255 {
+		abortWithError(c, validation("Idempotency-Key", "must be at most 255 characters"))
+		return
+	}
+	in, err := req.input(key)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	task, replayed, err := h.tasks.Create(c.Request.Context(), in)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	status := http.StatusAccepted
+	if replayed {
+		status = http.StatusOK
+		c.Header("Idempotent-Replayed", "true")
+	}
+	c.Header("Location", "/api/v1/content/tasks/"+task.ID())
+	c.JSON(status, taskViewOf(task))
+}
+
+func (h *taskHandlers) get(c *gin.Context) {
+	task, err := h.tasks.Get(c.Request.Context(), c.Param("task_id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, taskViewOf(task))
+}
+
+func (h *taskHandlers) list(c *gin.Context) {
+	q := ports.TaskQuery{Status: domain.Status(c.Query("status")), Cursor: c.Query("cursor")}
+	if s := c.Query("account_id"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			abortWithError(c, validation("account_id", "must be a positive integer"))
+			return
+		}
+		q.AccountID = n
+	}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			abortWithError(c, validation("limit", "must be between 1 and 200"))
+			return
+		}
+		q.Limit = n
+	}
+	page, err := h.tasks.List(c.Request.Context(), q)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	items := make([]taskView, 0, len(page.Items))
+	for _, t := range page.Items {
+		items = append(items, taskViewOf(t))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": stringOrNil(page.NextCursor)})
+}
+
+func (h *taskHandlers) cancel(c *gin.Context) {
+	task, err := h.tasks.Cancel(c.Request.Context(), c.Param("task_id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, taskViewOf(task))
+}
+
+func (h *taskHandlers) retry(c *gin.Context) {
+	task, err := h.tasks.Retry(c.Request.Context(), c.Param("task_id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, taskViewOf(task))
+}
+
+func (h *taskHandlers) deliveries(c *gin.Context) {
+	task, err := h.tasks.Get(c.Request.Context(), c.Param("task_id"))
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	ds, err := h.tasks.Deliveries(c.Request.Context(), task.ID())
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	items := make([]deliveryView, 0, len(ds))
+	for _, d := range ds {
+		items = append(items, deliveryViewOf(d))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+func (h *taskHandlers) content(c *gin.Context) {
+	id := c.Param("content_id")
+	if !domain.ValidTaskID(id) {
+		abortWithError(c, domain.ErrNotFound)
+		return
+	}
+	content, err := h.tasks.Content(c.Request.Context(), id)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, contentViewOf(content))
+}
+
+func (h *taskHandlers) pool(c *gin.Context) {
+	status := domain.PoolStatus(c.Query("status"))
+	limit := 0
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			abortWithError(c, validation("limit", "must be between 1 and 200"))
+			return
+		}
+		limit = n
+	}
+	entries, err := h.tasks.Pool(c.Request.Context(), status, limit)
+	if err != nil {
+		abortWithError(c, err)
+		return
+	}
+	items := make([]poolEntryView, 0, len(entries))
+	for _, e := range entries {
+		items = append(items, poolEntryViewOf(e))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}

@@ -1,0 +1,86 @@
+// Package application holds the use cases of the ContentHub task service:
+// creating tasks, handling callbacks, dispatching and reconciling attempts,
+// cancelling and retrying, and the read queries. It depends only on domain
+// and ports.
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// Rules are the tunables every use case applies to the domain.
+type Rules struct {
+	TaskTimeout time.Duration
+	Backoff     domain.Backoff
+}
+
+// Deps are the ports the use cases share.
+type Deps struct {
+	Store     ports.TaskStore
+	Clock     ports.Clock
+	IDs       ports.IDGenerator
+	Publisher ports.EventPublisher
+	Metrics   ports.Metrics
+	Log       *zap.Logger
+	Rules     Rules
+}
+
+func (d Deps) domainRules() domain.Rules {
+	return domain.Rules{
+		TaskTimeout: d.Rules.TaskTimeout,
+		Backoff: func(failed int) time.Duration {
+			return d.Rules.Backoff.Delay(failed, d.IDs.Jitter())
+		},
+	}
+}
+
+func (d Deps) now() time.Time { return d.Clock.Now().UTC() }
+
+// updateRetries bounds compare-and-set retries; storage locks the row, so a
+// conflict means another writer slipped in between and one more try settles it.
+const updateRetries = 3
+
+// update runs a store update, retrying version conflicts.
+func (d Deps) update(ctx context.Context, id string, fn ports.UpdateFunc) error {
+	var err error
+	for range updateRetries {
+		err = d.Store.UpdateTask(ctx, id, fn)
+		if !errors.Is(err, domain.ErrVersionConflict) {
+			return err
+		}
+	}
+	return err
+}
+
+// applied finishes a committed change: metrics and the event to subscribers.
+// Publishing is best effort: the change is stored, subscribers can re-read.
+func (d Deps) applied(ctx context.Context, t *domain.Task, out domain.Outcome) {
+	if !out.Changed {
+		return
+	}
+	if out.From != out.To {
+		d.Metrics.TaskTransition(string(out.From), string(out.To))
+	}
+	ev := ports.TaskEvent{
+		TaskID: t.ID(), AccountID: t.AccountID(), Status: t.Status(), Attempt: t.Attempt(),
+		Progress: t.Progress(), ContentID: t.ContentID(), At: t.UpdatedAt(),
+	}
+	if err := d.Publisher.Publish(ctx, ev); err != nil {
+		d.Log.Warn("publish task event", zap.String("task_id", t.ID()), zap.Error(err))
+	}
+}
+
+// ErrUnavailable marks failures the caller should retry later (503).
+var ErrUnavailable = errors.New("temporarily unavailable")
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}

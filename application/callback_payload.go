@@ -1,0 +1,275 @@
+package application
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"contenthub/domain"
+)
+
+// PayloadError is a callback body the service cannot act on (400).
+type PayloadError struct {
+	Code    string // machine-readable: invalid_json, missing_event, unknown_event, invalid_field, task_mismatch
+	Message string
+}
+
+func (e *PayloadError) Error() string { return e.Message }
+
+func payloadError(code, format string, args ...any) error {
+	return &PayloadError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CallbackPayload is content-creator's callback body; only Event is required
+// and unknown fields are ignored.
+type CallbackPayload struct {
+	Event     string
+	TaskID    string
+	Timestamp time.Time // zero when absent or unparsable
+	Result    domain.Result
+	Error     domain.TaskError
+	Progress  domain.ProgressReport
+}
+
+// wirePayload mirrors the JSON; loose types where real senders vary.
+type wirePayload struct {
+	Event     *string         `json:"event"`
+	TaskID    json.RawMessage `json:"taskId"`
+	Timestamp json.RawMessage `json:"timestamp"`
+	Result    *struct {
+		Content      json.RawMessage `json:"content"`
+		HTMLContent  json.RawMessage `json:"htmlContent"`
+		Images       json.RawMessage `json:"images"`
+		QualityScore json.RawMessage `json:"qualityScore"`
+		WordCount    json.RawMessage `json:"wordCount"`
+		Metrics      json.RawMessage `json:"metrics"`
+	} `json:"result"`
+	Error    json.RawMessage `json:"error"`
+	Progress json.RawMessage `json:"progress"`
+}
+
+// CheckJSONObject is the first step of §3: the body must be a JSON object.
+func CheckJSONObject(body []byte) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(body) {
+		return payloadError("invalid_json", "body must be a JSON object")
+	}
+	return nil
+}
+
+// DecodeCallback decodes a callback body (already checked to be a JSON
+// object). Missing or unknown events and fields of the wrong type are
+// PayloadErrors.
+func DecodeCallback(body []byte) (CallbackPayload, error) {
+	if err := CheckJSONObject(body); err != nil {
+		return CallbackPayload{}, err
+	}
+	var w wirePayload
+	if err := json.Unmarshal(body, &w); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return CallbackPayload{}, payloadError("invalid_field", "field %q has the wrong type", typeErr.Field)
+		}
+		return CallbackPayload{}, payloadError("invalid_json", "body must be a JSON object")
+	}
+	if w.Event == nil || strings.TrimSpace(*w.Event) == "" {
+		return CallbackPayload{}, payloadError("missing_event", "event is required")
+	}
+	p := CallbackPayload{Event: strings.TrimSpace(*w.Event)}
+	switch p.Event {
+	case "completed", "failed", "progress":
+	default:
+		return CallbackPayload{}, payloadError("unknown_event", "event must be one of completed, failed, progress")
+	}
+	var err error
+	if p.TaskID, err = optionalString("taskId", w.TaskID); err != nil {
+		return CallbackPayload{}, err
+	}
+	if ts, _ := optionalString("timestamp", w.Timestamp); ts != "" {
+		if t, perr := time.Parse(time.RFC3339Nano, ts); perr == nil {
+			p.Timestamp = t.UTC()
+		}
+	}
+	switch p.Event {
+	case "completed":
+		p.Result, err = decodeResult(w)
+	case "failed":
+		p.Error, err = decodeError(w.Error)
+	case "progress":
+		p.Progress, err = decodeProgress(w.Progress)
+	}
+	if err != nil {
+		return CallbackPayload{}, err
+	}
+	return p, nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}
+
+func optionalString(field string, raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", payloadError("invalid_field", "%s must be a string", field)
+	}
+	return s, nil
+}
+
+func optionalNumber(field string, raw json.RawMessage) (*float64, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, payloadError("invalid_field", "%s must be a number", field)
+	}
+	return &f, nil
+}
+
+func decodeResult(w wirePayload) (domain.Result, error) {
+	var r domain.Result
+	if w.Result == nil {
+		return r, nil
+	}
+	var err error
+	if r.Content, err = optionalString("result.content", w.Result.Content); err != nil {
+		return r, err
+	}
+	if r.HTMLContent, err = optionalString("result.htmlContent", w.Result.HTMLContent); err != nil {
+		return r, err
+	}
+	if r.Images, err = decodeImages(w.Result.Images); err != nil {
+		return r, err
+	}
+	if r.QualityScore, err = optionalNumber("result.qualityScore", w.Result.QualityScore); err != nil {
+		return r, err
+	}
+	wc, err := optionalNumber("result.wordCount", w.Result.WordCount)
+	if err != nil {
+		return r, err
+	}
+	if wc != nil && *wc >= 0 && *wc <= math.MaxInt32 {
+		n := int(*wc)
+		r.WordCount = &n
+	}
+	if !isNull(w.Result.Metrics) {
+		r.Metrics = append([]byte(nil), bytes.TrimSpace(w.Result.Metrics)...)
+	}
+	return r, nil
+}
+
+// decodeImages accepts a list of URLs or of objects with a "url".
+func decodeImages(raw json.RawMessage) ([]string, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, payloadError("invalid_field", "result.images must be a list")
+	}
+	urls := make([]string, 0, len(items))
+	for _, item := range items {
+		var s string
+		if json.Unmarshal(item, &s) == nil {
+			if s = strings.TrimSpace(s); s != "" {
+				urls = append(urls, s)
+			}
+			continue
+		}
+		var obj struct {
+			URL       string `json:"url"`
+			LocalPath string `json:"localPath"`
+		}
+		if err := json.Unmarshal(item, &obj); err != nil {
+			return nil, payloadError("invalid_field", "result.images items must be URLs or objects with a url")
+		}
+		if u := strings.TrimSpace(obj.URL); u != "" {
+			urls = append(urls, u)
+		} else if p := strings.TrimSpace(obj.LocalPath); p != "" {
+			urls = append(urls, p)
+		}
+	}
+	return urls, nil
+}
+
+// decodeError accepts an object {message, code, type} or a bare string.
+func decodeError(raw json.RawMessage) (domain.TaskError, error) {
+	if isNull(raw) {
+		return domain.TaskError{Type: "execution_error", Message: "content-creator reported a failure without details"}, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return domain.TaskError{Type: "execution_error", Message: s}, nil
+	}
+	var obj struct {
+		Message json.RawMessage `json:"message"`
+		Code    json.RawMessage `json:"code"`
+		Type    json.RawMessage `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return domain.TaskError{}, payloadError("invalid_field", "error must be an object or a string")
+	}
+	var e domain.TaskError
+	e.Message, _ = optionalString("error.message", obj.Message)
+	e.Type, _ = optionalString("error.type", obj.Type)
+	e.Code = scalarText(obj.Code)
+	return e, nil
+}
+
+// scalarText renders a string or number code ("E42", 42) as text.
+func scalarText(raw json.RawMessage) string {
+	if isNull(raw) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// decodeProgress accepts {percentage, stage, message} or a bare number.
+func decodeProgress(raw json.RawMessage) (domain.ProgressReport, error) {
+	var p domain.ProgressReport
+	if isNull(raw) {
+		return p, nil
+	}
+	if f, err := optionalNumber("progress", raw); err == nil {
+		p.Percentage = *f
+		return p, nil
+	}
+	var obj struct {
+		Percentage json.RawMessage `json:"percentage"`
+		Stage      json.RawMessage `json:"stage"`
+		Message    json.RawMessage `json:"message"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return p, payloadError("invalid_field", "progress must be an object")
+	}
+	pct, err := optionalNumber("progress.percentage", obj.Percentage)
+	if err != nil {
+		return p, err
+	}
+	if pct != nil {
+		p.Percentage = *pct
+	}
+	if p.Stage, err = optionalString("progress.stage", obj.Stage); err != nil {
+		return p, err
+	}
+	if p.Message, err = optionalString("progress.message", obj.Message); err != nil {
+		return p, err
+	}
+	return p, nil
+}

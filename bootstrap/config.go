@@ -1,0 +1,173 @@
+// Package bootstrap wires the service: configuration, logging, fx modules,
+// the HTTP server and the background loops' lifecycles.
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the whole configuration, read from the environment (§8).
+type Config struct {
+	HTTPAddr    string   `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	DatabaseURL string   `env:"DATABASE_URL"`
+	AutoMigrate bool     `env:"AUTO_MIGRATE" envDefault:"true"`
+	APITokens   []string `env:"API_TOKENS" envSeparator:","`
+
+	WebhookEnabled          bool          `env:"WEBHOOK_ENABLED" envDefault:"true"`
+	WebhookCallbackBaseURL  string        `env:"WEBHOOK_CALLBACK_BASE_URL"`
+	WebhookSecretKeys       []string      `env:"WEBHOOK_SECRET_KEY" envSeparator:","`
+	WebhookRequireSignature bool          `env:"WEBHOOK_REQUIRE_SIGNATURE" envDefault:"false"`
+	WebhookCallbackTokens   bool          `env:"WEBHOOK_CALLBACK_TOKENS" envDefault:"true"`
+	WebhookTolerance        time.Duration `env:"WEBHOOK_TOLERANCE" envDefault:"5m"`
+	WebhookTimeout          time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
+	WebhookMaxBodyBytes     int64         `env:"WEBHOOK_MAX_BODY_BYTES" envDefault:"5242880"`
+
+	CreatorCLIPath        string        `env:"CREATOR_CLI_PATH"`
+	CreatorMaxConcurrency int           `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
+	CreatorSubmitTimeout  time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
+
+	PollInterval  time.Duration `env:"POLL_INTERVAL" envDefault:"30s"`
+	CallbackGrace time.Duration `env:"CALLBACK_GRACE" envDefault:"30s"`
+	TaskTimeout   time.Duration `env:"TASK_TIMEOUT" envDefault:"30m"`
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+}
+
+// ConfigError names the variable that is wrong.
+type ConfigError struct {
+	Variable string
+	Problem  string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("invalid configuration: %s: %s", e.Variable, e.Problem)
+}
+
+// LoadConfig reads the configuration from environ (os.Environ() form) and
+// validates it. A bad value is a *ConfigError naming the variable.
+func LoadConfig(environ []string) (Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var cfg Config
+	err := env.ParseWithOptions(&cfg, env.Options{
+		Environment: vars,
+		FuncMap:     map[reflect.Type]env.ParserFunc{reflect.TypeOf(time.Duration(0)): parseDuration},
+	})
+	if err != nil {
+		return Config{}, configParseError(err)
+	}
+	cfg.APITokens = nonEmpty(cfg.APITokens)
+	cfg.WebhookSecretKeys = nonEmpty(cfg.WebhookSecretKeys)
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parseDuration takes Go durations ("30s") and bare integers as seconds.
+func parseDuration(v string) (any, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("want a duration like 30s or a number of seconds, got %q", v)
+	}
+	return d, nil
+}
+
+// configParseError turns env's field-named errors into variable-named ones.
+func configParseError(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		err = agg.Errors[0]
+	}
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		variable := pe.Name
+		if f, ok := reflect.TypeOf(Config{}).FieldByName(pe.Name); ok {
+			variable = f.Tag.Get("env")
+		}
+		problem := pe.Err.Error()
+		if strings.Contains(problem, "strconv.") {
+			problem = fmt.Sprintf("want a value of type %s", pe.Type)
+		}
+		return &ConfigError{Variable: variable, Problem: problem}
+	}
+	return fmt.Errorf("invalid configuration: %w", err)
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return &ConfigError{"HTTP_ADDR", "want host:port, e.g. 127.0.0.1:8080"}
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite://") {
+		return &ConfigError{"DATABASE_URL", "want postgres://…, postgresql://… or sqlite://path"}
+	}
+	if c.WebhookCallbackBaseURL == "" {
+		c.WebhookCallbackBaseURL = "http://" + c.HTTPAddr
+	}
+	c.WebhookCallbackBaseURL = strings.TrimRight(c.WebhookCallbackBaseURL, "/")
+	if u, err := url.Parse(c.WebhookCallbackBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &ConfigError{"WEBHOOK_CALLBACK_BASE_URL", "want an absolute http(s) URL content-creator can reach"}
+	}
+	if c.WebhookRequireSignature && len(c.WebhookSecretKeys) == 0 {
+		return &ConfigError{"WEBHOOK_REQUIRE_SIGNATURE", "signatures are required but WEBHOOK_SECRET_KEY is empty"}
+	}
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"WEBHOOK_TOLERANCE", c.WebhookTolerance}, {"WEBHOOK_TIMEOUT", c.WebhookTimeout},
+		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"POLL_INTERVAL", c.PollInterval},
+		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			return &ConfigError{p.name, "must be a positive duration"}
+		}
+	}
+	if c.WebhookMaxBodyBytes <= 0 {
+		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be a positive number of bytes"}
+	}
+	if c.CreatorMaxConcurrency <= 0 {
+		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return &ConfigError{"LOG_LEVEL", "want debug, info, warn or error"}
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return &ConfigError{"LOG_FORMAT", "want json or console"}
+	}
+	return nil
+}

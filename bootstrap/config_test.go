@@ -1,0 +1,74 @@
+package bootstrap
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:8080", cfg.HTTPAddr)
+	require.Empty(t, cfg.DatabaseURL)
+	require.True(t, cfg.AutoMigrate)
+	require.True(t, cfg.WebhookEnabled)
+	require.True(t, cfg.WebhookCallbackTokens)
+	require.False(t, cfg.WebhookRequireSignature)
+	require.Equal(t, "http://127.0.0.1:8080", cfg.WebhookCallbackBaseURL)
+	require.Equal(t, 5*time.Minute, cfg.WebhookTolerance)
+	require.Equal(t, 10*time.Second, cfg.WebhookTimeout)
+	require.EqualValues(t, 5<<20, cfg.WebhookMaxBodyBytes)
+	require.Equal(t, 8, cfg.CreatorMaxConcurrency)
+	require.Equal(t, 30*time.Second, cfg.CreatorSubmitTimeout)
+	require.Equal(t, 30*time.Second, cfg.PollInterval)
+	require.Equal(t, 30*time.Second, cfg.CallbackGrace)
+	require.Equal(t, 30*time.Minute, cfg.TaskTimeout)
+	require.Equal(t, "info", cfg.LogLevel)
+	require.Equal(t, "json", cfg.LogFormat)
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	cfg, err := LoadConfig([]string{
+		"HTTP_ADDR=0.0.0.0:9000",
+		"WEBHOOK_CALLBACK_BASE_URL=https://hub.example.com/",
+		"WEBHOOK_SECRET_KEY=new-secret, old-secret ,",
+		"API_TOKENS=a,b",
+		"POLL_INTERVAL=15",   // bare integer: seconds
+		"TASK_TIMEOUT=1h30m", // Go syntax
+		"WEBHOOK_REQUIRE_SIGNATURE=true",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "https://hub.example.com", cfg.WebhookCallbackBaseURL, "trailing slash tolerated")
+	require.Equal(t, []string{"new-secret", "old-secret"}, cfg.WebhookSecretKeys)
+	require.Equal(t, []string{"a", "b"}, cfg.APITokens)
+	require.Equal(t, 15*time.Second, cfg.PollInterval)
+	require.Equal(t, 90*time.Minute, cfg.TaskTimeout)
+}
+
+func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	cases := map[string][]string{
+		"POLL_INTERVAL":             {"POLL_INTERVAL=soon"},
+		"CALLBACK_GRACE":            {"CALLBACK_GRACE=-5s"},
+		"WEBHOOK_ENABLED":           {"WEBHOOK_ENABLED=maybe"},
+		"CREATOR_MAX_CONCURRENCY":   {"CREATOR_MAX_CONCURRENCY=lots"},
+		"WEBHOOK_MAX_BODY_BYTES":    {"WEBHOOK_MAX_BODY_BYTES=0"},
+		"HTTP_ADDR":                 {"HTTP_ADDR=localhost"},
+		"DATABASE_URL":              {"DATABASE_URL=mysql://x"},
+		"WEBHOOK_CALLBACK_BASE_URL": {"WEBHOOK_CALLBACK_BASE_URL=ftp://x"},
+		"WEBHOOK_REQUIRE_SIGNATURE": {"WEBHOOK_REQUIRE_SIGNATURE=true"},
+		"LOG_LEVEL":                 {"LOG_LEVEL=loud"},
+		"LOG_FORMAT":                {"LOG_FORMAT=xml"},
+	}
+	for variable, environ := range cases {
+		t.Run(variable, func(t *testing.T) {
+			_, err := LoadConfig(environ)
+			var ce *ConfigError
+			require.True(t, errors.As(err, &ce), "want *ConfigError, got %v", err)
+			require.Equal(t, variable, ce.Variable)
+			require.Contains(t, err.Error(), variable)
+		})
+	}
+}
