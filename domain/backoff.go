@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Backoff is the retry schedule: exponential from Base, capped at Max, with
 // "equal jitter" (half fixed, half random) so retries of many tasks spread out.
@@ -19,13 +22,17 @@ func (b Backoff) Delay(failedAttempt int, jitter float64) time.Duration {
 		return 0
 	}
 	d := b.Base
-	for i := 1; i < failedAttempt && d < b.Max; i++ {
+	for i := 1; i < failedAttempt; i++ {
+		// Max <= 0 means uncapped; stop doubling before the duration overflows.
+		if (b.Max > 0 && d >= b.Max) || d > math.MaxInt64/2 {
+			break
+		}
 		d *= 2
 	}
 	if b.Max > 0 && d > b.Max {
 		d = b.Max
 	}
-	if jitter < 0 {
+	if jitter < 0 || math.IsNaN(jitter) {
 		jitter = 0
 	}
 	if jitter >= 1 {

@@ -101,7 +101,8 @@ func newPoolEntry(t *Task, c Content, id string, at time.Time) PoolEntry {
 }
 
 var (
-	headingLine   = regexp.MustCompile(`^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$`)
+	// A closing run of #s counts only after white space, so "# Learn C#" keeps its "#".
+	headingLine   = regexp.MustCompile(`^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$`)
 	fenceLine     = regexp.MustCompile("^ {0,3}(```|~~~)")
 	imageMarkup   = regexp.MustCompile(`!\[([^\]]*)\]\([^)]*\)`)
 	linkMarkup    = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)

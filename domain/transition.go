@@ -262,6 +262,7 @@ func clampPercentage(f float64) int {
 
 func (t *Task) complete(ev Event, at time.Time, late bool, out *Outcome) {
 	content := newContent(t, ev.Result, ev.IDs.ContentID, at)
+	content.Late = late
 	out.Content = &content
 	if t.autoApprove {
 		entry := newPoolEntry(t, content, ev.IDs.PoolEntryID, at)

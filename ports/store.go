@@ -72,6 +72,10 @@ type TaskStore interface {
 	// FindStale returns active tasks not heard from since q.HeardBefore or past
 	// their deadline, and pending tasks whose open attempt's lease expired.
 	FindStale(ctx context.Context, q StaleQuery) ([]*domain.Task, error)
+	// MarkPolled records, in one statement, that the reconciler asked
+	// content-creator about these tasks at the given time. FindStale returns
+	// the least recently polled first, so quiet tasks take turns.
+	MarkPolled(ctx context.Context, ids []string, at time.Time) error
 	// RecordDelivery stores an audit record outside a task update (rejected
 	// or ignored deliveries). A duplicate DeliveryID → domain.ErrDuplicateDelivery.
 	RecordDelivery(ctx context.Context, d domain.Delivery) error

@@ -395,6 +395,44 @@ func (c *MockTaskStoreListTasksCall) DoAndReturn(f func(context.Context, ports.T
 	return c
 }
 
+// MarkPolled mocks base method.
+func (m *MockTaskStore) MarkPolled(ctx context.Context, ids []string, at time.Time) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "MarkPolled", ctx, ids, at)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// MarkPolled indicates an expected call of MarkPolled.
+func (mr *MockTaskStoreMockRecorder) MarkPolled(ctx, ids, at any) *MockTaskStoreMarkPolledCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MarkPolled", reflect.TypeOf((*MockTaskStore)(nil).MarkPolled), ctx, ids, at)
+	return &MockTaskStoreMarkPolledCall{Call: call}
+}
+
+// MockTaskStoreMarkPolledCall wrap *gomock.Call
+type MockTaskStoreMarkPolledCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskStoreMarkPolledCall) Return(arg0 error) *MockTaskStoreMarkPolledCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskStoreMarkPolledCall) Do(f func(context.Context, []string, time.Time) error) *MockTaskStoreMarkPolledCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskStoreMarkPolledCall) DoAndReturn(f func(context.Context, []string, time.Time) error) *MockTaskStoreMarkPolledCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // RecordDelivery mocks base method.
 func (m *MockTaskStore) RecordDelivery(ctx context.Context, d domain.Delivery) error {
 	m.ctrl.T.Helper()

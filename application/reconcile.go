@@ -1,0 +1,220 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// ReconcilerConfig tunes the polling guarantee (§6).
+type ReconcilerConfig struct {
+	Interval    time.Duration // POLL_INTERVAL
+	Grace       time.Duration // CALLBACK_GRACE: silence before a task is polled
+	Batch       int           // tasks looked at per interval
+	Concurrency int           // status queries in flight
+}
+
+// Reconciler is the second guarantee: it finishes tasks whose callbacks were
+// lost, times out attempts that ran too long, and recovers submissions of
+// replicas that died. Every change goes through the transition function.
+type Reconciler struct {
+	deps    Deps
+	creator ports.ContentCreator
+	wakeup  *Wakeup
+	cfg     ReconcilerConfig
+}
+
+// NewReconciler builds a reconciler; Run drives it.
+func NewReconciler(deps Deps, creator ports.ContentCreator, wakeup *Wakeup, cfg ReconcilerConfig) *Reconciler {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	return &Reconciler{deps: deps, creator: creator, wakeup: wakeup, cfg: cfg}
+}
+
+// ReconcileReport says what one pass did.
+type ReconcileReport struct {
+	Checked   int // tasks looked at
+	Repaired  int // tasks changed
+	Unknown   int // answers that could not be mapped or fetched
+	Recovered int // open attempts of dead replicas handed to polling
+}
+
+// Run reconciles every interval until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) {
+	ticker := time.NewTicker(r.cfg.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if _, err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
+			r.deps.Log.Warn("reconcile", zap.Error(err))
+		}
+	}
+}
+
+// ReconcileOnce runs one pass. Its database reads are a fixed number of
+// batched queries whatever the number of running tasks; writes happen only
+// for tasks that change.
+func (r *Reconciler) ReconcileOnce(ctx context.Context) (ReconcileReport, error) {
+	now := r.deps.now()
+	tasks, err := r.deps.Store.FindStale(ctx, ports.StaleQuery{HeardBefore: now.Add(-r.cfg.Grace), Now: now, Limit: r.cfg.Batch})
+	if err != nil {
+		return ReconcileReport{}, err
+	}
+	if len(tasks) == 0 {
+		r.deps.Metrics.ReconcilerRun(0, 0)
+		return ReconcileReport{}, nil
+	}
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID()
+	}
+	// One statement for the whole batch, so tasks that stay quiet take turns.
+	if err := r.deps.Store.MarkPolled(ctx, ids, now); err != nil {
+		return ReconcileReport{}, err
+	}
+
+	var (
+		repaired, unknown, recovered atomic.Int64
+		wg                           sync.WaitGroup
+		slots                        = make(chan struct{}, r.cfg.Concurrency)
+	)
+	for _, t := range tasks {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			switch r.reconcile(ctx, t, now) {
+			case verdictRepaired:
+				repaired.Add(1)
+			case verdictUnknown:
+				unknown.Add(1)
+			case verdictRecovered:
+				recovered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	rep := ReconcileReport{
+		Checked: len(tasks), Repaired: int(repaired.Load()), Unknown: int(unknown.Load()), Recovered: int(recovered.Load()),
+	}
+	r.deps.Metrics.ReconcilerRun(rep.Checked, rep.Repaired+rep.Recovered)
+	if rep.Repaired > 0 {
+		r.wakeup.Notify() // retries may be due
+	}
+	return rep, nil
+}
+
+type verdict int
+
+const (
+	verdictNone verdict = iota
+	verdictRepaired
+	verdictUnknown
+	verdictRecovered
+)
+
+func (r *Reconciler) reconcile(ctx context.Context, t *domain.Task, now time.Time) verdict {
+	log := r.deps.Log.With(zap.String("task_id", t.ID()), zap.Int("attempt", t.Attempt()))
+	base := domain.Event{Source: domain.SourcePoll, Attempt: t.Attempt(), At: now}
+
+	if t.Status() == domain.StatusPending {
+		// A replica claimed the task and died while submitting: whether the
+		// CLI ran is unknown, so treat the attempt as submitted and let
+		// polling find out (an unknown id fails it, and retry rules apply).
+		if !t.AttemptOpen() || t.LeaseUntil().After(now) {
+			return verdictNone
+		}
+		ev := base
+		ev.Kind, ev.Source = domain.EventSubmitted, domain.SourceRecovery
+		if r.apply(ctx, log, t.ID(), ev) {
+			return verdictRecovered
+		}
+		return verdictNone
+	}
+
+	pastDeadline := !t.TimeoutAt().IsZero() && !now.Before(t.TimeoutAt())
+	ev, known := r.poll(ctx, log, t, base)
+	switch {
+	case ev.Kind != "":
+	case pastDeadline:
+		ev = base
+		ev.Kind = domain.EventDeadline
+	case !known:
+		return verdictUnknown
+	default:
+		return verdictNone
+	}
+	if r.apply(ctx, log, t.ID(), ev) {
+		return verdictRepaired
+	}
+	if !known {
+		return verdictUnknown
+	}
+	return verdictNone
+}
+
+// poll asks content-creator about the task's attempt and turns a final
+// answer into an event. known is false when the answer could not be used.
+func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, base domain.Event) (ev domain.Event, known bool) {
+	ref := t.ExternalRef()
+	st, err := r.creator.Status(ctx, ref)
+	switch {
+	case errors.Is(err, ports.ErrCreatorUnknownTask):
+		ev = base
+		ev.Kind, ev.Error = domain.EventFailed, domain.TaskError{
+			Code: "UNKNOWN_TO_CREATOR", Type: "lost_submission", Message: "content-creator does not know this attempt",
+		}
+		return ev, true
+	case err != nil:
+		log.Warn("poll content-creator status", zap.Error(err))
+		return ev, false
+	}
+	switch st.Phase {
+	case ports.PhaseRunning:
+		return ev, true
+	case ports.PhaseCompleted:
+		result, err := r.creator.Result(ctx, ref)
+		if err != nil {
+			log.Warn("fetch content-creator result", zap.Error(err))
+			return ev, false
+		}
+		ev = base
+		ev.Kind, ev.Result = domain.EventCompleted, result
+		ev.IDs = domain.CompletionIDs{ContentID: r.deps.IDs.NewID("content"), PoolEntryID: r.deps.IDs.NewID("pool")}
+		return ev, true
+	case ports.PhaseFailed, ports.PhaseCancelled:
+		ev = base
+		ev.Kind, ev.Error = domain.EventFailed, st.Error
+		if ev.Error.IsZero() {
+			ev.Error = domain.TaskError{Type: "execution_error", Message: "content-creator reports the attempt " + st.Raw}
+		}
+		return ev, true
+	default:
+		log.Info("unrecognised content-creator status", zap.String("status", st.Raw))
+		return ev, false
+	}
+}
+
+func (r *Reconciler) apply(ctx context.Context, log *zap.Logger, taskID string, ev domain.Event) bool {
+	out, err := r.deps.applyEvent(ctx, taskID, ev)
+	if err != nil {
+		log.Warn("apply polled event", zap.String("event", string(ev.Kind)), zap.Error(err))
+		return false
+	}
+	return out.Changed
+}
