@@ -77,7 +77,7 @@ func (c *recordingCreator) Cancel(_ context.Context, ref string) error {
 	return nil
 }
 
-func (c *recordingCreator) lastSubmit(t *testing.T) ports.SubmitRequest {
+func (c *recordingCreator) lastSubmit(t testing.TB) ports.SubmitRequest {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -104,7 +104,7 @@ type harnessOptions struct {
 
 // harness is the real router over the real use cases and a real store.
 type harness struct {
-	t          *testing.T
+	t          testing.TB
 	store      *sqlstore.Store
 	clock      *fakeClock
 	creator    *recordingCreator
@@ -114,7 +114,7 @@ type harness struct {
 	events     *events.Local
 }
 
-func newHarness(t *testing.T, store *sqlstore.Store, opts ...func(*harnessOptions)) *harness {
+func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOptions)) *harness {
 	t.Helper()
 	o := harnessOptions{
 		verifier: signature.Config{Tokens: true, Tolerance: 5 * time.Minute},
@@ -163,7 +163,7 @@ func (h *harness) do(method, target string, body []byte, header http.Header) *ht
 	return rec
 }
 
-func decode(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+func decode(t testing.TB, rec *httptest.ResponseRecorder) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m), "body: %s", rec.Body.String())
