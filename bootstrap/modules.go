@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,18 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	if role != RoleAPI {
 		opts = append(opts, WorkerModule)
 	}
+	// Last, so it runs after every other start hook.
+	opts = append(opts, fx.Invoke(announceStart))
 	return fx.Options(append(opts, extra...)...)
+}
+
+// announceStart logs once everything has started; operators (and tests)
+// wait for this line.
+func announceStart(lc fx.Lifecycle, role Role, log *zap.Logger) {
+	lc.Append(fx.Hook{OnStart: func(context.Context) error {
+		log.Info("contenthub started", zap.String("role", string(role)))
+		return nil
+	}})
 }
 
 // StorageModule opens the database, migrates it when AUTO_MIGRATE is on and
@@ -175,7 +187,8 @@ func NewRunner(cfg Config, m ports.Metrics, log *zap.Logger) (*creatorexec.Runne
 		if err != nil {
 			return nil, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
 		}
-		command = sim
+		// CREATOR_CLI_PATH is split into words like a shell would: quote the path.
+		command = "'" + strings.ReplaceAll(sim, "'", `'\''`) + "'"
 		log.Info("using the bundled content-creator simulator", zap.String("path", sim))
 	}
 	var secret string
@@ -282,9 +295,9 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, log *zap.Lo
 	return s
 }
 
-// WorkerModule runs the dispatcher (and, later, the reconciler) in the background.
+// WorkerModule runs the dispatcher and the reconciler in the background.
 var WorkerModule = fx.Module("worker",
-	fx.Provide(NewDispatcher),
+	fx.Provide(NewDispatcher, NewReconciler),
 	fx.Invoke(RunBackground),
 )
 
@@ -293,7 +306,7 @@ func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreat
 	host, _ := os.Hostname()
 	return application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
 		Owner:           fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Random{}.NewID("w")),
-		Lease:           cfg.CreatorSubmitTimeout + 30*time.Second,
+		Lease:           dispatchLease(cfg.CreatorSubmitTimeout),
 		Concurrency:     cfg.CreatorMaxConcurrency,
 		Sweep:           time.Second,
 		CallbackBaseURL: cfg.WebhookCallbackBaseURL,
@@ -302,13 +315,26 @@ func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreat
 	})
 }
 
+// dispatchLease is how long a claim holds: a submission is bounded by its
+// timeout, so a claim twice that old belongs to a replica that died.
+func dispatchLease(submitTimeout time.Duration) time.Duration {
+	return max(2*submitTimeout, 2*time.Second)
+}
+
+// NewReconciler builds the polling guarantee's loop.
+func NewReconciler(cfg Config, deps application.Deps, creator ports.ContentCreator, wakeup *application.Wakeup) *application.Reconciler {
+	return application.NewReconciler(deps, creator, wakeup, application.ReconcilerConfig{
+		Interval: cfg.PollInterval, Grace: cfg.CallbackGrace, Concurrency: cfg.CreatorMaxConcurrency,
+	})
+}
+
 // Loop is a background loop that runs until its context ends.
 type Loop interface{ Run(ctx context.Context) }
 
 // RunBackground starts the loops at start (without blocking) and stops and
 // waits for them at stop.
-func RunBackground(lc fx.Lifecycle, d *application.Dispatcher) {
-	runLoops(lc, d)
+func RunBackground(lc fx.Lifecycle, d *application.Dispatcher, r *application.Reconciler) {
+	runLoops(lc, d, r)
 }
 
 func runLoops(lc fx.Lifecycle, loops ...Loop) {
