@@ -120,8 +120,12 @@ func optionalString(field string, raw json.RawMessage) (string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", payloadError("invalid_field", "%s must be a string", field)
 	}
-	return s, nil
+	return withoutNUL(s), nil
 }
+
+// withoutNUL drops NUL characters: no text column of PostgreSQL can hold
+// them, and a sender retrying a body that can never be stored helps nobody.
+func withoutNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 func optionalNumber(field string, raw json.RawMessage) (*float64, error) {
 	if isNull(raw) {
@@ -179,7 +183,7 @@ func decodeImages(raw json.RawMessage) ([]string, error) {
 	for _, item := range items {
 		var s string
 		if json.Unmarshal(item, &s) == nil {
-			if s = strings.TrimSpace(s); s != "" {
+			if s = strings.TrimSpace(withoutNUL(s)); s != "" {
 				urls = append(urls, s)
 			}
 			continue
@@ -191,9 +195,9 @@ func decodeImages(raw json.RawMessage) ([]string, error) {
 		if err := json.Unmarshal(item, &obj); err != nil {
 			return nil, payloadError("invalid_field", "result.images items must be URLs or objects with a url")
 		}
-		if u := strings.TrimSpace(obj.URL); u != "" {
+		if u := strings.TrimSpace(withoutNUL(obj.URL)); u != "" {
 			urls = append(urls, u)
-		} else if p := strings.TrimSpace(obj.LocalPath); p != "" {
+		} else if p := strings.TrimSpace(withoutNUL(obj.LocalPath)); p != "" {
 			urls = append(urls, p)
 		}
 	}
@@ -207,7 +211,7 @@ func decodeError(raw json.RawMessage) (domain.TaskError, error) {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return domain.TaskError{Type: "execution_error", Message: s}, nil
+		return domain.TaskError{Type: "execution_error", Message: withoutNUL(s)}, nil
 	}
 	var obj struct {
 		Message json.RawMessage `json:"message"`
@@ -231,7 +235,7 @@ func scalarText(raw json.RawMessage) string {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return s
+		return withoutNUL(s)
 	}
 	var n json.Number
 	if json.Unmarshal(raw, &n) == nil {

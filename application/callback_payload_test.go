@@ -39,6 +39,11 @@ func TestDecodeCallbackShapes(t *testing.T) {
 	require.Equal(t, []string{"a", "b", "c"}, p.Result.Images)
 	require.Equal(t, 12, *p.Result.WordCount)
 
+	p, err = application.DecodeCallback([]byte(`{"event":"completed","result":{"content":"a\u0000b","images":["u\u0000"]}}`))
+	require.NoError(t, err)
+	require.Equal(t, "ab", p.Result.Content, "NUL characters cannot be stored and are dropped")
+	require.Equal(t, []string{"u"}, p.Result.Images)
+
 	p, err = application.DecodeCallback([]byte(`{"event":"failed","error":"plain text"}`))
 	require.NoError(t, err)
 	require.Equal(t, "plain text", p.Error.Message)

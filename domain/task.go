@@ -195,6 +195,9 @@ func NewTask(p NewTaskParams, now time.Time) (*Task, error) {
 }
 
 func maxRunes(field, s string, limit int) error {
+	if strings.ContainsRune(s, 0) {
+		return invalid(field, "must not contain NUL characters")
+	}
 	if utf8.RuneCountInString(s) > limit {
 		return invalid(field, "must be at most %d characters", limit)
 	}

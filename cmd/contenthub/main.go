@@ -2,6 +2,7 @@
 //
 //	contenthub [serve] [--role all|api|worker]   run the service (default)
 //	contenthub migrate up|down|status            manage the database schema
+//	contenthub sign --secret S [--scheme a|b|c]   print callback signature headers
 //	contenthub help                              this text
 //
 // Configuration comes from the environment; see README.md.
@@ -27,6 +28,8 @@ const usage = `contenthub — the ContentHub task service
 Usage:
   contenthub [serve] [--role all|api|worker]   run the service (default: serve --role all)
   contenthub migrate up|down|status            apply, roll back one, or list database migrations
+  contenthub sign --secret S [--scheme a|b|c|all] [--body JSON]
+                                               print callback signature headers (see sign --help)
   contenthub help                              show this text
 
 Roles: all = HTTP API and background work; api = HTTP only; worker = dispatcher,
@@ -52,6 +55,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = serve(args, environ, stderr)
 	case "migrate":
 		err = migrate(args, environ, stdout)
+	case "sign":
+		err = sign(args, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,47 @@
+package sqlstore_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"contenthub/adapters/sqlstore"
+	"contenthub/adapters/sqlstore/sqlstoretest"
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// BenchmarkUpdateTask measures one callback's storage round trip: load the
+// task and its attempts, apply a progress event, save with compare-and-set,
+// record the delivery.
+func BenchmarkUpdateTask(b *testing.B) {
+	backends := []struct {
+		name string
+		open func(testing.TB) *sqlstore.Store
+	}{
+		{"sqlite", sqlstoretest.NewSQLite},
+		{"postgres", sqlstoretest.NewPostgres},
+	}
+	for _, backend := range backends {
+		b.Run(backend.name, func(b *testing.B) {
+			s := backend.open(b)
+			ctx := b.Context()
+			if _, _, err := s.CreateTask(ctx, submitted(b, "task-bench", base), nil); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				i++
+				err := s.UpdateTask(ctx, "task-bench", func(tk *domain.Task) (ports.TaskChanges, error) {
+					if _, err := tk.Apply(progressEv(base.Add(time.Second), 1, 50, fmt.Sprint("report ", i)), rules); err != nil {
+						return ports.TaskChanges{}, err
+					}
+					return ports.TaskChanges{SaveTask: true, Delivery: delivery(tk.ID(), "progress", fmt.Sprint("wh:", i))}, nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"contenthub/domain"
+)
+
+var (
+	// A NULL delivery id never conflicts, so unauthenticated deliveries are
+	// all kept.
+	insertDeliverySQL = insertSQL("webhook_deliveries", deliveryColumns) +
+		" ON CONFLICT (task_id, delivery_id) DO NOTHING"
+	// Any unique key (id, task_id; id, content_id) makes the insert a no-op,
+	// which is reported as domain.ErrConflict.
+	insertContentSQL = insertSQL("contents", contentColumns) + " ON CONFLICT DO NOTHING"
+	insertPoolSQL    = insertSQL("publish_pool", poolColumns) + " ON CONFLICT DO NOTHING"
+)
+
+// RecordDelivery stores an audit record outside a task update. A delivery id
+// already recorded for the task fails with domain.ErrDuplicateDelivery.
+func (s *Store) RecordDelivery(ctx context.Context, d domain.Delivery) error {
+	return insertDelivery(ctx, s.db, d)
+}
+
+func insertDelivery(ctx context.Context, e sqlx.ExtContext, d domain.Delivery) error {
+	res, err := sqlx.NamedExecContext(ctx, e, insertDeliverySQL, deliveryRowOf(d))
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			return fmt.Errorf("delivery %s of task %s: %w", d.DeliveryID, d.TaskID, domain.ErrDuplicateDelivery)
+		}
+		return fmt.Errorf("record delivery: %w", err)
+	}
+	return nil
+}
+
+// HasDelivery reports whether a delivery with this id was recorded for the task.
+func (s *Store) HasDelivery(ctx context.Context, taskID, deliveryID string) (bool, error) {
+	if deliveryID == "" {
+		return false, nil // unauthenticated deliveries carry none
+	}
+	var found bool
+	err := s.reads.GetContext(ctx, &found, s.reads.Rebind(
+		"SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE task_id = ? AND delivery_id = ?)"),
+		taskID, deliveryID)
+	if err != nil {
+		return false, fmt.Errorf("look up delivery: %w", err)
+	}
+	return found, nil
+}
+
+// ListDeliveries returns a task's delivery log, oldest first.
+func (s *Store) ListDeliveries(ctx context.Context, taskID string) ([]domain.Delivery, error) {
+	var rows []deliveryRow
+	err := s.reads.SelectContext(ctx, &rows, s.reads.Rebind(
+		"SELECT "+deliverySelect+" FROM webhook_deliveries WHERE task_id = ? ORDER BY received_at, id"), taskID)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	out := make([]domain.Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = r.delivery()
+	}
+	return out, nil
+}
+
+func insertContent(ctx context.Context, e sqlx.ExtContext, c domain.Content) error {
+	res, err := sqlx.NamedExecContext(ctx, e, insertContentSQL, contentRowOf(c))
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			return fmt.Errorf("content %s of task %s exists: %w", c.ID, c.TaskID, domain.ErrConflict)
+		}
+		return fmt.Errorf("insert content: %w", err)
+	}
+	return nil
+}
+
+// GetContent returns content by id, or an error wrapping domain.ErrNotFound.
+func (s *Store) GetContent(ctx context.Context, id string) (domain.Content, error) {
+	var row contentRow
+	err := s.reads.GetContext(ctx, &row, s.reads.Rebind("SELECT "+contentSelect+" FROM contents WHERE id = ?"), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Content{}, fmt.Errorf("content %s: %w", id, domain.ErrNotFound)
+	}
+	if err != nil {
+		return domain.Content{}, fmt.Errorf("get content: %w", err)
+	}
+	return row.content(), nil
+}
+
+func insertPoolEntry(ctx context.Context, e sqlx.ExtContext, p domain.PoolEntry) error {
+	res, err := sqlx.NamedExecContext(ctx, e, insertPoolSQL, poolRowOf(p))
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			return fmt.Errorf("pool entry %s for content %s exists: %w", p.ID, p.ContentID, domain.ErrConflict)
+		}
+		return fmt.Errorf("insert pool entry: %w", err)
+	}
+	return nil
+}
+
+// ListPool returns publish-pool entries with the status ("" = any), highest
+// priority first, then earliest scheduled; limit as in ListTasks.
+func (s *Store) ListPool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error) {
+	query := "SELECT " + poolSelect + " FROM publish_pool"
+	var args []any
+	if status != "" {
+		query += " WHERE status = ?"
+		args = append(args, string(status))
+	}
+	query += " ORDER BY priority DESC, scheduled_at, id LIMIT ?"
+	args = append(args, pageSize(limit))
+	var rows []poolRow
+	if err := s.reads.SelectContext(ctx, &rows, s.reads.Rebind(query), args...); err != nil {
+		return nil, fmt.Errorf("list pool: %w", err)
+	}
+	out := make([]domain.PoolEntry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
+	}
+	return out, nil
+}

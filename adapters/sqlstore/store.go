@@ -1,0 +1,156 @@
+// Package sqlstore keeps tasks, their attempts, contents, the publish pool and
+// the callback audit log in SQLite (embedded default) or PostgreSQL, with one
+// body of sqlx code for both. postgres.go and sqlite.go hold what differs.
+//
+// Times are stored in UTC at microsecond precision (SQLite: fixed-width text
+// that sorts chronologically); a zero time.Time is NULL.
+//
+// Concurrency: on PostgreSQL, UpdateTask locks the task row (SELECT … FOR
+// UPDATE) and ClaimDue skips rows other claimers hold (SKIP LOCKED). On SQLite
+// the store has a single writer connection, whose transactions begin with
+// BEGIN IMMEDIATE, beside a pool of read-only connections (WAL mode): writers
+// queue in the process instead of failing with SQLITE_BUSY, and the busy
+// timeout covers other processes using the same file.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+
+	"contenthub/ports"
+)
+
+var (
+	_ ports.TaskStore = (*Store)(nil)
+	_ ports.Health    = (*Store)(nil)
+)
+
+// Dialect names a supported database.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DefaultSQLitePath is the database file used when no URL is configured.
+const DefaultSQLitePath = "./data/contenthub.db"
+
+// Store implements ports.TaskStore and ports.Health on a SQL database.
+// It is safe for concurrent use.
+type Store struct {
+	db       *sqlx.DB // writes, and reads on PostgreSQL
+	reads    *sqlx.DB // reads: SQLite's reader pool, or db itself on PostgreSQL
+	flavor   flavor
+	migrator *goose.Provider
+	latest   int64 // newest embedded migration version
+}
+
+// flavor is what differs between the databases; postgres.go and sqlite.go
+// fill it in.
+type flavor struct {
+	dialect Dialect
+	// lockRow ends the SELECT that loads a task for update: the row stays
+	// locked until the transaction ends.
+	lockRow string
+	// skipLocked ends the SELECT of tasks to claim: rows another claimer
+	// holds are passed over instead of waited for.
+	skipLocked string
+	// readTx are the options of read-only transactions, chosen so that a
+	// task and its attempts are read from one snapshot.
+	readTx *sql.TxOptions
+}
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	maxOpenConns int
+}
+
+// WithMaxOpenConns sets the size of the connection pool: PostgreSQL
+// connections, or SQLite reader connections (SQLite always has exactly one
+// writer connection, so writers queue in the process instead of failing with
+// SQLITE_BUSY). Default 10 for PostgreSQL, 4 for SQLite.
+func WithMaxOpenConns(n int) Option {
+	return func(o *options) { o.maxOpenConns = n }
+}
+
+// Open connects to databaseURL:
+//
+//   - "" → the SQLite file DefaultSQLitePath (its directory is created);
+//   - "sqlite://PATH" → the SQLite file PATH ("sqlite:///abs/file.db", "sqlite://rel/file.db");
+//   - "postgres://…" or "postgresql://…" → PostgreSQL through lib/pq; any lib/pq
+//     parameter is accepted, search_path included.
+//
+// Open checks that the database answers but does not migrate it: call
+// MigrateUp for that.
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case databaseURL == "":
+		return openSQLite(ctx, DefaultSQLitePath, o)
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(databaseURL, "sqlite://"), o)
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return openPostgres(ctx, databaseURL, o)
+	}
+	scheme, _, _ := strings.Cut(databaseURL, ":") // never echo the rest: it may hold a password
+	return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, postgresql:// or sqlite://", scheme)
+}
+
+// Dialect reports which database the store uses.
+func (s *Store) Dialect() Dialect { return s.flavor.dialect }
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.reads != s.db {
+		if rerr := s.reads.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// inWriteTx runs fn in a write transaction: committed when fn returns nil,
+// rolled back otherwise, with fn's error returned as is.
+func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return inTx(ctx, s.db, nil, fn)
+}
+
+// inReadTx runs fn in a read-only transaction.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return inTx(ctx, s.reads, s.flavor.readTx, fn)
+}
+
+func inTx(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := db.BeginTxx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		// A panic must not leave the transaction (on SQLite: the only
+		// writer connection) open.
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,495 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// Page sizes of ListTasks and ListPool.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// DefaultStaleLimit caps FindStale when the query sets no limit.
+const DefaultStaleLimit = 500
+
+var (
+	insertTaskSQL    = insertSQL("tasks", taskColumns)
+	updateTaskSQL    = updateSQL()
+	upsertAttemptSQL = insertSQL("task_attempts", attemptColumns) +
+		" ON CONFLICT (task_id, number) DO UPDATE SET " + assignExcluded(attemptColumns[2:])
+)
+
+// updateSQL writes every column of a task if it is still at the version it
+// was read at (compare-and-set).
+func updateSQL() string {
+	sets := make([]string, 0, len(taskColumns))
+	for _, c := range taskColumns {
+		if c != "id" {
+			sets = append(sets, c+" = :"+c)
+		}
+	}
+	return "UPDATE tasks SET " + strings.Join(sets, ", ") + " WHERE id = :id AND version = :expected_version"
+}
+
+func assignExcluded(columns []string) string {
+	sets := make([]string, len(columns))
+	for i, c := range columns {
+		sets[i] = c + " = excluded." + c
+	}
+	return strings.Join(sets, ", ")
+}
+
+// errKeyTaken rolls back a creation whose idempotency key another request
+// stored first.
+var errKeyTaken = errors.New("idempotency key taken")
+
+// CreateTask stores a new task with its attempts. With a key, the key is
+// stored in the same transaction; a key stored before (or concurrently, by a
+// transaction that commits first) makes this a replay or a conflict. The
+// returned task is the stored form: times truncated to microseconds.
+func (s *Store) CreateTask(ctx context.Context, t *domain.Task, key *ports.IdempotencyKey) (*domain.Task, bool, error) {
+	if key != nil {
+		// Fast path for replays: no write at all.
+		stored, replayed, err := s.replay(ctx, *key)
+		if err != nil || replayed {
+			return stored, replayed, err
+		}
+	}
+	snap := t.Snapshot()
+	row := taskRowOf(snap)
+	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := sqlx.NamedExecContext(ctx, tx, insertTaskSQL+" ON CONFLICT DO NOTHING", row)
+		if err := oneRow(res, err); err != nil {
+			if errors.Is(err, errNoRow) {
+				return fmt.Errorf("create task %s: id exists: %w", snap.ID, domain.ErrConflict)
+			}
+			return fmt.Errorf("create task %s: %w", snap.ID, err)
+		}
+		for _, a := range snap.Attempts {
+			if _, err := sqlx.NamedExecContext(ctx, tx, upsertAttemptSQL, attemptRowOf(snap.ID, a)); err != nil {
+				return fmt.Errorf("create task %s: attempt %d: %w", snap.ID, a.Number, err)
+			}
+		}
+		if key == nil {
+			return nil
+		}
+		// On PostgreSQL this waits for a concurrent transaction holding the
+		// same key, then does nothing if that one committed.
+		res, err = tx.ExecContext(ctx, tx.Rebind(
+			`INSERT INTO idempotency_keys (key, request_hash, task_id, created_at) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (key) DO NOTHING`),
+			key.Key, key.RequestHash, snap.ID, timeCol(snap.CreatedAt))
+		if err := oneRow(res, err); err != nil {
+			if errors.Is(err, errNoRow) {
+				return errKeyTaken
+			}
+			return fmt.Errorf("create task %s: idempotency key: %w", snap.ID, err)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errKeyTaken):
+		stored, replayed, err := s.replay(ctx, *key)
+		if err == nil && !replayed {
+			err = fmt.Errorf("create task %s: idempotency key %q vanished", snap.ID, key.Key)
+		}
+		return stored, replayed, err
+	case err != nil:
+		return nil, false, err
+	}
+	attempts := make([]domain.Attempt, len(snap.Attempts))
+	for i, a := range snap.Attempts {
+		attempts[i] = attemptRowOf(snap.ID, a).attempt()
+	}
+	return row.task(attempts), false, nil
+}
+
+// replay returns the task stored under key, replayed=false when the key is
+// unknown, or domain.ErrIdempotencyConflict when it came with another request.
+func (s *Store) replay(ctx context.Context, key ports.IdempotencyKey) (*domain.Task, bool, error) {
+	var stored struct {
+		RequestHash string `db:"request_hash"`
+		TaskID      string `db:"task_id"`
+	}
+	err := s.reads.GetContext(ctx, &stored,
+		s.reads.Rebind("SELECT request_hash, task_id FROM idempotency_keys WHERE key = ?"), key.Key)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("idempotency key: %w", err)
+	case stored.RequestHash != key.RequestHash:
+		return nil, false, fmt.Errorf("idempotency key %q: %w", key.Key, domain.ErrIdempotencyConflict)
+	}
+	t, err := s.GetTask(ctx, stored.TaskID)
+	if err != nil {
+		return nil, false, err
+	}
+	return t, true, nil
+}
+
+// GetTask returns a task with its attempts, or an error wrapping domain.ErrNotFound.
+func (s *Store) GetTask(ctx context.Context, id string) (*domain.Task, error) {
+	var t *domain.Task
+	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		t, err = loadTask(ctx, tx, id, "")
+		return err
+	})
+	return t, err
+}
+
+// loadTask reads one task and its attempts; lock ends the task's SELECT.
+func loadTask(ctx context.Context, tx *sqlx.Tx, id, lock string) (*domain.Task, error) {
+	var row taskRow
+	err := tx.GetContext(ctx, &row, tx.Rebind("SELECT "+taskSelect+" FROM tasks WHERE id = ?"+lock), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("task %s: %w", id, domain.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load task %s: %w", id, err)
+	}
+	tasks, err := withAttempts(ctx, tx, []taskRow{row})
+	if err != nil {
+		return nil, err
+	}
+	return tasks[0], nil
+}
+
+// withAttempts turns rows into tasks, loading every row's attempts with one query.
+func withAttempts(ctx context.Context, q sqlx.ExtContext, rows []taskRow) ([]*domain.Task, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	query, args, err := sqlx.In("SELECT "+attemptSelect+" FROM task_attempts WHERE task_id IN (?) ORDER BY task_id, number", ids)
+	if err != nil {
+		return nil, fmt.Errorf("load attempts: %w", err)
+	}
+	var attemptRows []attemptRow
+	if err := sqlx.SelectContext(ctx, q, &attemptRows, q.Rebind(query), args...); err != nil {
+		return nil, fmt.Errorf("load attempts: %w", err)
+	}
+	byTask := make(map[string][]domain.Attempt, len(rows))
+	for _, a := range attemptRows {
+		byTask[a.TaskID] = append(byTask[a.TaskID], a.attempt())
+	}
+	tasks := make([]*domain.Task, len(rows))
+	for i, r := range rows {
+		tasks[i] = r.task(byTask[r.ID])
+	}
+	return tasks, nil
+}
+
+// ListTasks returns tasks newest first (created_at, then id, descending),
+// Limit at a time (default DefaultPageSize, at most MaxPageSize). A malformed
+// cursor or an unknown status is an error wrapping *domain.ValidationError.
+func (s *Store) ListTasks(ctx context.Context, q ports.TaskQuery) (ports.TaskPage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.AccountID != 0 {
+		where = append(where, "account_id = ?")
+		args = append(args, q.AccountID)
+	}
+	if q.Status != "" {
+		if !q.Status.Valid() {
+			return ports.TaskPage{}, fmt.Errorf("list tasks: %w",
+				&domain.ValidationError{Field: "status", Message: "is not a known status"})
+		}
+		where = append(where, "status = ?")
+		args = append(args, string(q.Status))
+	}
+	if q.Cursor != "" {
+		after, id, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return ports.TaskPage{}, fmt.Errorf("list tasks: %w", err)
+		}
+		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
+		args = append(args, after, after, id)
+	}
+	limit := pageSize(q.Limit)
+	query := "SELECT " + taskSelect + " FROM tasks"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit+1) // one more tells whether a next page exists
+
+	var page ports.TaskPage
+	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+		var rows []taskRow
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(query), args...); err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		if len(rows) > limit {
+			rows = rows[:limit]
+			last := rows[limit-1]
+			page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+		}
+		var err error
+		page.Items, err = withAttempts(ctx, tx, rows)
+		return err
+	})
+	if err != nil {
+		return ports.TaskPage{}, err
+	}
+	return page, nil
+}
+
+func pageSize(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPageSize
+	case limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return limit
+}
+
+// A cursor is the position of the last task of a page: its creation time and
+// id, base64url-encoded so clients treat it as opaque.
+func encodeCursor(createdAt dbTime, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(createdAt.UTC().Format(timeLayout) + " " + id))
+}
+
+func decodeCursor(cursor string) (dbTime, string, error) {
+	invalid := &domain.ValidationError{Field: "cursor", Message: "is not a cursor from a previous page"}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return dbTime{}, "", invalid
+	}
+	ts, id, ok := strings.Cut(string(raw), " ")
+	if !ok || !domain.ValidTaskID(id) {
+		return dbTime{}, "", invalid
+	}
+	at, err := time.Parse(timeLayout, ts)
+	if err != nil {
+		return dbTime{}, "", invalid
+	}
+	return dbTime{at}, id, nil
+}
+
+// UpdateTask loads the task (row-locked on PostgreSQL; SQLite's single writer
+// holds the database's write lock), lets fn decide, and writes the delivery
+// record, the task (compare-and-set on its version), its changed attempts,
+// the content and the pool entry in one transaction. fn runs while the
+// transaction is open: it must be quick and must not write through the store.
+func (s *Store) UpdateTask(ctx context.Context, id string, fn ports.UpdateFunc) error {
+	var (
+		saved   *domain.Task
+		version int64
+	)
+	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
+		t, err := loadTask(ctx, tx, id, s.flavor.lockRow)
+		if err != nil {
+			return err
+		}
+		before := t.Attempts()
+		changes, err := fn(t)
+		if err != nil {
+			return err
+		}
+		if changes.Delivery != nil {
+			if err := insertDelivery(ctx, tx, *changes.Delivery); err != nil {
+				return err
+			}
+		}
+		if changes.SaveTask {
+			if version, err = saveTask(ctx, tx, t, before); err != nil {
+				return err
+			}
+			saved = t
+		}
+		if changes.Content != nil {
+			if err := insertContent(ctx, tx, *changes.Content); err != nil {
+				return err
+			}
+		}
+		if changes.PoolEntry != nil {
+			if err := insertPoolEntry(ctx, tx, *changes.PoolEntry); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		saved.MarkSaved(version) // only once committed
+	}
+	return nil
+}
+
+// saveTask writes t if it is still at t.Version() and upserts the attempts
+// that differ from before. It returns the new version.
+func saveTask(ctx context.Context, tx *sqlx.Tx, t *domain.Task, before []domain.Attempt) (int64, error) {
+	snap := t.Snapshot()
+	next := snap.Version + 1
+	row := taskRowOf(snap)
+	row.Version = next
+	res, err := sqlx.NamedExecContext(ctx, tx, updateTaskSQL, struct {
+		taskRow
+		ExpectedVersion int64 `db:"expected_version"`
+	}{row, snap.Version})
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			return 0, fmt.Errorf("save task %s at version %d: %w", snap.ID, snap.Version, domain.ErrVersionConflict)
+		}
+		return 0, fmt.Errorf("save task %s: %w", snap.ID, err)
+	}
+	old := make(map[int]domain.Attempt, len(before))
+	for _, a := range before {
+		old[a.Number] = a
+	}
+	for _, a := range snap.Attempts {
+		if prev, ok := old[a.Number]; ok && sameAttempt(prev, a) {
+			continue
+		}
+		if _, err := sqlx.NamedExecContext(ctx, tx, upsertAttemptSQL, attemptRowOf(snap.ID, a)); err != nil {
+			return 0, fmt.Errorf("save task %s: attempt %d: %w", snap.ID, a.Number, err)
+		}
+	}
+	return next, nil
+}
+
+func sameAttempt(a, b domain.Attempt) bool {
+	ae, be := a.Error, b.Error
+	a.Error, b.Error = nil, nil
+	if a != b || (ae == nil) != (be == nil) {
+		return false
+	}
+	return ae == nil || *ae == *be
+}
+
+// ClaimDue leases up to limit due pending tasks without an open attempt and
+// without a live lease, highest priority then oldest first, and bumps their
+// version. On PostgreSQL, rows another claimer holds are skipped (SKIP
+// LOCKED); on SQLite the single writer serialises claimers.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*domain.Task, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
+		WHERE id IN (
+			SELECT id FROM tasks
+			WHERE status = ? AND NOT attempt_open AND next_attempt_at <= ?
+				AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY priority DESC, created_at, id
+			LIMIT ?` + s.flavor.skipLocked + `)
+		RETURNING ` + taskSelect
+	nowCol := timeCol(now)
+	var tasks []*domain.Task
+	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
+		var rows []taskRow
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(query),
+			owner, timeCol(now.Add(lease)), string(domain.StatusPending), nowCol, nowCol, limit); err != nil {
+			return fmt.Errorf("claim due tasks: %w", err)
+		}
+		// RETURNING follows no ORDER BY.
+		sort.Slice(rows, func(i, j int) bool {
+			a, b := rows[i], rows[j]
+			if a.Priority != b.Priority {
+				return a.Priority > b.Priority
+			}
+			if !a.CreatedAt.Equal(b.CreatedAt.Time) {
+				return a.CreatedAt.Before(b.CreatedAt.Time)
+			}
+			return a.ID < b.ID
+		})
+		var err error
+		tasks, err = withAttempts(ctx, tx, rows)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+// FindStale returns, with two queries whatever their number, the active
+// (submitted or processing) tasks not heard from since q.HeardBefore or past
+// their timeout at q.Now, and the pending tasks whose open attempt's lease has
+// expired at q.Now (or that have none). At most q.Limit tasks
+// (DefaultStaleLimit when unset): never polled first, then least recently
+// polled (MarkPolled), then least recently updated.
+func (s *Store) FindStale(ctx context.Context, q ports.StaleQuery) ([]*domain.Task, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultStaleLimit
+	}
+	query := `SELECT ` + taskSelect + ` FROM tasks
+		WHERE (status IN (?, ?) AND (last_heard_at IS NULL OR last_heard_at < ? OR timeout_at < ?))
+			OR (status = ? AND attempt_open AND (lease_until IS NULL OR lease_until < ?))
+		ORDER BY last_polled_at ASC NULLS FIRST, updated_at, id
+		LIMIT ?`
+	var tasks []*domain.Task
+	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+		var rows []taskRow
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(query),
+			string(domain.StatusSubmitted), string(domain.StatusProcessing),
+			timeCol(q.HeardBefore), timeCol(q.Now),
+			string(domain.StatusPending), timeCol(q.Now), limit); err != nil {
+			return fmt.Errorf("find stale tasks: %w", err)
+		}
+		var err error
+		tasks, err = withAttempts(ctx, tx, rows)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+// MarkPolled records that the reconciler asked about these tasks at at, in
+// one statement. It changes neither the tasks nor their versions.
+func (s *Store) MarkPolled(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In("UPDATE tasks SET last_polled_at = ? WHERE id IN (?)", timeCol(at), ids)
+	if err != nil {
+		return fmt.Errorf("mark polled: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(query), args...); err != nil {
+		return fmt.Errorf("mark polled: %w", err)
+	}
+	return nil
+}
+
+// errNoRow is oneRow's report that a statement changed nothing.
+var errNoRow = errors.New("no row affected")
+
+// oneRow checks the result of a statement meant to change exactly one row.
+func oneRow(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errNoRow
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBadConfigExitsNamingTheVariable runs the real binary with a bad value.
+func TestBadConfigExitsNamingTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"POLL_INTERVAL":             "POLL_INTERVAL=soon",
+		"WEBHOOK_REQUIRE_SIGNATURE": "WEBHOOK_REQUIRE_SIGNATURE=true",
+		"CREATOR_MAX_CONCURRENCY":   "CREATOR_MAX_CONCURRENCY=0",
+	}
+	for variable, setting := range cases {
+		t.Run(variable, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(binDir, "contenthub"), "serve")
+			cmd.Dir = t.TempDir()
+			cmd.Env = []string{setting, "HTTP_ADDR=" + freeAddr(t)}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the service must not start")
+			require.NotZero(t, exit.ExitCode())
+			require.Contains(t, stderr.String(), variable)
+		})
+	}
+}
+
+func TestUnknownCommandAndRole(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, run([]string{"frobnicate"}, nil, &out, &errOut))
+	require.Contains(t, errOut.String(), "unknown command")
+	errOut.Reset()
+	require.Equal(t, 1, run([]string{"serve", "--role", "boss"}, nil, &out, &errOut))
+	require.Contains(t, errOut.String(), "unknown role")
+	out.Reset()
+	require.Equal(t, 0, run([]string{"help"}, nil, &out, &errOut))
+	for _, cmd := range []string{"[serve] [--role all|api|worker]", "migrate up|down|status", "sign --secret"} {
+		require.Contains(t, out.String(), "contenthub "+cmd)
+	}
+}
+
+// TestSignMatchesTheVectors checks `contenthub sign` against SIGNATURES.md.
+func TestSignMatchesTheVectors(t *testing.T) {
+	signed := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		require.NoError(t, sign(args, strings.NewReader(""), &out, &errOut), errOut.String())
+		return out.String()
+	}
+	body := `{"event":"completed","taskId":"task-01","result":{"content":"# Hello"}}`
+	require.Equal(t, "X-Webhook-Timestamp: 1700000000\nX-Webhook-Signature: sha256=84ec81399ef1ba11c829adedb35c5d92fb7809a3dc809338f2df63f0bd741178\n",
+		signed("--secret", "whsec-demo", "--timestamp", "1700000000", "--body", body))
+	require.Equal(t, "X-Webhook-Signature: If6NGOiUjW8Qhe4hNbhA5UZKhR1TFwj4RT+DKn0Z01Q=\n",
+		signed("--secret", "my-secret-key", "--scheme", "b", "--body", `{"event":"content.completed","content_id":123}`))
+	c := signed("--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--scheme", "c", "--id", "msg_1", "--timestamp", "1700000000", "--format", "curl", "--body", "{}")
+	require.Regexp(t, `^-H webhook-id:msg_1 -H webhook-timestamp:1700000000 -H webhook-signature:v1,[A-Za-z0-9+/=]+\n$`, c)
+
+	var out, errOut bytes.Buffer
+	err := sign([]string{"--secret", "not-whsec", "--scheme", "c", "--body", "{}"}, strings.NewReader(""), &out, &errOut)
+	require.ErrorContains(t, err, "whsec_")
+	require.Error(t, sign([]string{"--body", "{}"}, strings.NewReader(""), &out, &errOut), "no secret")
+}
