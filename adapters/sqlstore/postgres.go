@@ -20,7 +20,7 @@ import (
 const defaultPostgresConns = 10
 
 func openPostgres(ctx context.Context, url string, o options) (*Store, error) {
-	db, err := sqlx.Open("postgres", url)
+	db, err := o.open(Postgres, url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}

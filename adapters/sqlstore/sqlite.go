@@ -44,7 +44,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	}
 	// One writer connection: writes queue in the process and never meet
 	// SQLITE_BUSY from each other.
-	writer, err := sqlx.Open("sqlite", path+"?"+sqliteWriter)
+	writer, err := o.open(SQLite, path+"?"+sqliteWriter)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -61,7 +61,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 	if readers <= 0 {
 		readers = defaultSQLiteReaders
 	}
-	reader, err := sqlx.Open("sqlite", path+"?"+sqliteReader)
+	reader, err := o.open(SQLite, path+"?"+sqliteReader)
 	if err != nil {
 		_ = writer.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)

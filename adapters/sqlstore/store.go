@@ -71,6 +71,27 @@ type Option func(*options)
 
 type options struct {
 	maxOpenConns int
+	driverName   string
+}
+
+// WithDriverName opens connections through another registered
+// database/sql driver speaking the same dialect — a wrapper that traces or
+// counts statements, say. SQL is still written for the store's dialect.
+func WithDriverName(name string) Option {
+	return func(o *options) { o.driverName = name }
+}
+
+// open is sqlx.Open through the configured driver, keeping the dialect's
+// bind style whatever the driver is called.
+func (o options) open(dialect Dialect, dsn string) (*sqlx.DB, error) {
+	if o.driverName == "" {
+		return sqlx.Open(string(dialect), dsn)
+	}
+	db, err := sql.Open(o.driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sqlx.NewDb(db, string(dialect)), nil
 }
 
 // WithMaxOpenConns sets the size of the connection pool: PostgreSQL
