@@ -2,6 +2,9 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -126,9 +129,9 @@ var CoreModule = fx.Module("core",
 		func() ports.IDGenerator { return ids.Random{} },
 		NewRegistry,
 		func(reg *prometheus.Registry) ports.Metrics { return metrics.New(reg) },
-		events.NewLocal,
-		func(l *events.Local) ports.EventPublisher { return l },
-		func(l *events.Local) ports.EventSubscriber { return l },
+		NewEventHub,
+		func(h EventHub) ports.EventPublisher { return h },
+		func(h EventHub) ports.EventSubscriber { return h },
 		application.NewWakeup,
 		NewDeps,
 		NewVerifier,
@@ -137,6 +140,58 @@ var CoreModule = fx.Module("core",
 		application.NewCallbacks,
 	),
 )
+
+// EventHub publishes task changes and feeds the SSE routes.
+type EventHub interface {
+	ports.EventPublisher
+	ports.EventSubscriber
+	Close() error
+}
+
+// NewEventHub picks the event adapter for the store: PostgreSQL
+// LISTEN/NOTIFY, so a change on one replica reaches subscribers on all, or
+// the in-process hub for the embedded SQLite store (one process).
+func NewEventHub(lc fx.Lifecycle, cfg Config, store *sqlstore.Store, log *zap.Logger) (EventHub, error) {
+	if store.Dialect() != sqlstore.Postgres {
+		hub := events.NewLocal()
+		lc.Append(fx.Hook{OnStop: func(context.Context) error { return hub.Close() }})
+		return hub, nil
+	}
+	db, err := sql.Open("postgres", cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open event connection: %w", err)
+	}
+	db.SetMaxOpenConns(2)
+	channel, err := eventChannel(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	hub, err := events.NewPostgres(db, cfg.DatabaseURL, log, events.WithChannel(channel))
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("listen for task events: %w", err)
+	}
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { return errors.Join(hub.Close(), db.Close()) }})
+	return hub, nil
+}
+
+// eventChannel names the NOTIFY channel after the schema: channels are
+// database-wide, and deployments (or test runs) in separate schemas of one
+// database must not hear each other.
+func eventChannel(db *sql.DB) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var schema string
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return "", fmt.Errorf("read current schema: %w", err)
+	}
+	if schema == "public" {
+		return events.DefaultChannel, nil
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return events.DefaultChannel + "_" + hex.EncodeToString(sum[:6]), nil
+}
 
 // NewRegistry is the Prometheus registry with Go and process collectors.
 func NewRegistry() *prometheus.Registry {
@@ -231,7 +286,7 @@ type RouteExtras struct {
 
 // NewRouter builds the Gin engine.
 func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, health ports.Health,
-	clk ports.Clock, reg *prometheus.Registry, log *zap.Logger, extras RouteExtras) *gin.Engine {
+	clk ports.Clock, hub EventHub, reg *prometheus.Registry, log *zap.Logger, extras RouteExtras) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if len(cfg.APITokens) == 0 {
 		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
@@ -243,7 +298,7 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 		APITokens: cfg.APITokens, WebhookEnabled: cfg.WebhookEnabled, SignatureRequired: cfg.WebhookRequireSignature,
 		WebhookTimeout: cfg.WebhookTimeout, WebhookMaxBodyBytes: cfg.WebhookMaxBodyBytes,
 	}, httpapi.Deps{
-		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log,
+		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, Events: hub,
 		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
 }
@@ -268,8 +323,11 @@ func (s *HTTPServer) Addr() string {
 
 // NewHTTPServer listens at start (so a taken port fails the start) and shuts
 // down gracefully at stop, finishing in-flight callbacks.
-func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, log *zap.Logger) *HTTPServer {
+func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHub, log *zap.Logger) *HTTPServer {
 	s := &HTTPServer{srv: &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}}
+	// Event streams never end on their own: close them when shutdown starts
+	// so in-flight callbacks, not idle streams, decide how long it takes.
+	s.srv.RegisterOnShutdown(func() { _ = hub.Close() })
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -88,7 +88,14 @@ func withRecovery(log *zap.Logger) gin.HandlerFunc {
 
 // withBearerTokens guards the task API when API_TOKENS is set. Tokens are
 // compared as SHA-256 digests in constant time, so neither content nor length leaks.
-func withBearerTokens(tokens []string) gin.HandlerFunc {
+func withBearerTokens(tokens []string) gin.HandlerFunc { return guardTokens(tokens, false) }
+
+// withBearerOrQueryToken is withBearerTokens that also takes the token from
+// ?access_token=, for the event streams only: browsers' EventSource cannot
+// set headers. The access log records the path alone, never the query.
+func withBearerOrQueryToken(tokens []string) gin.HandlerFunc { return guardTokens(tokens, true) }
+
+func guardTokens(tokens []string, fromQuery bool) gin.HandlerFunc {
 	digests := make([][32]byte, len(tokens))
 	for i, t := range tokens {
 		digests[i] = sha256.Sum256([]byte(t))
@@ -101,6 +108,9 @@ func withBearerTokens(tokens []string) gin.HandlerFunc {
 		given, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 		if !ok {
 			given, ok = strings.CutPrefix(c.GetHeader("Authorization"), "bearer ")
+		}
+		if !ok && fromQuery {
+			given, ok = c.GetQuery("access_token")
 		}
 		sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
 		match := 0

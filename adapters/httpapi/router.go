@@ -21,6 +21,9 @@ type Config struct {
 	SignatureRequired   bool
 	WebhookTimeout      time.Duration
 	WebhookMaxBodyBytes int64
+	// HeartbeatInterval spaces the comments that keep idle event streams
+	// open through proxies; 0 means DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
 }
 
 // Deps are the use cases and ports the routes call.
@@ -30,6 +33,8 @@ type Deps struct {
 	Health    ports.Health
 	Clock     ports.Clock
 	Log       *zap.Logger
+	// Events feeds the SSE routes; without it they are not registered.
+	Events ports.EventSubscriber
 	// Extra registers more routes (metrics, events, UI) on the engine.
 	Extra []func(r gin.IRouter, api gin.IRouter)
 }
@@ -85,6 +90,9 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	api.GET("/content/tasks/:task_id/deliveries", th.deliveries)
 	api.GET("/contents/:content_id", th.content)
 	api.GET("/publish-pool", th.pool)
+	if d.Events != nil {
+		registerEventRoutes(r, cfg, d)
+	}
 	for _, register := range d.Extra {
 		register(r, api)
 	}
