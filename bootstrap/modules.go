@@ -32,6 +32,7 @@ import (
 	"contenthub/adapters/metrics"
 	"contenthub/adapters/signature"
 	"contenthub/adapters/sqlstore"
+	"contenthub/adapters/webui"
 	"contenthub/application"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -68,11 +69,14 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 		CoreModule,
 		CreatorModule,
 	}
-	if role != RoleWorker {
-		opts = append(opts, HTTPModule)
-	}
+	// fx stops in reverse start order: listing the worker first means the
+	// HTTP server stops accepting (and finishes in-flight callbacks) before
+	// the loops stop.
 	if role != RoleAPI {
 		opts = append(opts, WorkerModule)
+	}
+	if role != RoleWorker {
+		opts = append(opts, HTTPModule)
 	}
 	// Last, so it runs after every other start hook.
 	opts = append(opts, fx.Invoke(announceStart))
@@ -274,9 +278,18 @@ func findSimulator() (string, error) {
 
 // HTTPModule serves the API.
 var HTTPModule = fx.Module("http",
-	fx.Provide(NewRouter, NewHTTPServer),
+	fx.Provide(
+		NewRouter,
+		NewHTTPServer,
+		fx.Annotate(dashboardRoutes, fx.ResultTags(`group:"routes"`)),
+	),
 	fx.Invoke(func(*HTTPServer) {}),
 )
+
+// dashboardRoutes serves the operator dashboard (§10) at /ui/.
+func dashboardRoutes(tasks *application.Tasks) func(r gin.IRouter, api gin.IRouter) {
+	return func(r gin.IRouter, api gin.IRouter) { webui.Register(r, api, tasks) }
+}
 
 // RouteExtras lets other modules add routes (fx value group "routes").
 type RouteExtras struct {

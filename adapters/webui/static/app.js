@@ -1,0 +1,413 @@
+// ContentHub operator dashboard. Everything that comes from the API is put on
+// the page as text through DOM APIs; the one exception is the article
+// preview, which the server has already sanitised and which is shown in a
+// sandboxed frame that cannot run scripts.
+'use strict';
+
+const API = '/api/v1';
+const TOKEN_KEY = 'contenthub.token';
+const PAGE_SIZE = 50;
+const CANCELLABLE = ['pending', 'submitted', 'processing'];
+const RETRYABLE = ['failed', 'timeout', 'cancelled'];
+
+const byId = (id) => document.getElementById(id);
+const notice = byId('notice');
+const tokenDialog = byId('token-dialog');
+
+let stream = null; // the open EventSource of the current view
+let reconnectTimer = 0;
+let routeGen = 0; // bumped on every navigation, so a slow load cannot open a stale stream
+
+// ---- small helpers ----
+
+// el builds an element; children are nodes or strings (added as text).
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value !== undefined && value !== null) node.setAttribute(name, value);
+  }
+  for (const child of children) {
+    if (child === undefined || child === null) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+function time(iso) {
+  if (!iso) return '—';
+  return el('time', { datetime: iso, title: iso }, new Date(iso).toLocaleString());
+}
+
+function statusBadge(status) {
+  return el('span', { class: 'status status-' + status }, status);
+}
+
+function taskLink(id, text) {
+  return el('a', { href: '#/tasks/' + encodeURIComponent(id) }, text || id);
+}
+
+function showNotice(message) {
+  notice.textContent = message;
+  notice.hidden = !message;
+}
+
+function setLive(state) {
+  for (const node of document.querySelectorAll('[data-live]')) node.textContent = state;
+}
+
+// ---- API access ----
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Accept: 'application/json' }, options.headers);
+  if (token()) headers.Authorization = 'Bearer ' + token();
+  const res = await fetch(API + path, Object.assign({}, options, { headers }));
+  const body = await res.json().catch(() => null);
+  if (res.ok) return body;
+  if (res.status === 401) askToken('The API needs a valid bearer token.');
+  const err = body && body.error;
+  const detail = err ? err.message + (err.field ? ' (' + err.field + ')' : '') : res.statusText;
+  throw new ApiError(res.status, detail || 'request failed');
+}
+
+function post(path, data, headers) {
+  return api(path, {
+    method: 'POST',
+    headers: Object.assign({ 'Content-Type': 'application/json' }, headers),
+    body: JSON.stringify(data || {}),
+  });
+}
+
+// openStream follows task events; EventSource cannot send headers, so the
+// token travels as ?access_token= on these routes only.
+function openStream(gen, path, params, onTask) {
+  if (gen !== routeGen) return;
+  closeStream();
+  const query = new URLSearchParams(params);
+  if (token()) query.set('access_token', token());
+  const source = new EventSource(API + path + (query.toString() ? '?' + query : ''));
+  stream = source;
+  setLive('connecting…');
+  source.onopen = () => setLive('● live');
+  source.addEventListener('task', (e) => {
+    let event;
+    try { event = JSON.parse(e.data); } catch (_) { return; } // ignore a malformed event
+    Promise.resolve(onTask(event)).catch((err) => showNotice(err.message));
+  });
+  source.onerror = () => {
+    if (source.readyState !== EventSource.CLOSED) { setLive('reconnecting…'); return; }
+    // Refused for good (401, 404, 503): reload the view later, which re-checks access.
+    setLive('live updates off');
+    reconnectTimer = setTimeout(() => { if (stream === source) route(); }, 10000);
+  };
+}
+
+function closeStream() {
+  clearTimeout(reconnectTimer);
+  if (stream) stream.close();
+  stream = null;
+  setLive('');
+}
+
+// ---- token dialog ----
+
+function askToken(reason) {
+  if (tokenDialog.open) return;
+  byId('token-reason').textContent = reason;
+  tokenDialog.querySelector('input').value = token();
+  tokenDialog.returnValue = ''; // Escape keeps the previous value otherwise
+  tokenDialog.showModal();
+}
+
+tokenDialog.addEventListener('close', () => {
+  const value = tokenDialog.querySelector('input').value.trim();
+  if (tokenDialog.returnValue === 'save' && value) sessionStorage.setItem(TOKEN_KEY, value);
+  else if (tokenDialog.returnValue === 'clear') sessionStorage.removeItem(TOKEN_KEY);
+  else return;
+  route();
+});
+byId('token-button').addEventListener('click', () =>
+  askToken('The API may require a bearer token. It is kept for this browser tab only.'));
+
+// ---- task list ----
+
+const rows = new Map(); // task id → the row's live cells
+let listCursor = null;
+
+function filterValues(form) {
+  const values = {};
+  for (const [key, value] of new FormData(form)) if (String(value).trim()) values[key] = String(value).trim();
+  return values;
+}
+
+function progressCell(progress) {
+  const bar = el('progress', { max: '100', value: String(progress.percentage || 0) });
+  bar.setAttribute('aria-label', 'progress ' + (progress.percentage || 0) + '%');
+  return el('td', { class: 'progress' }, bar, ' ', progress.stage || '');
+}
+
+function taskRow(task) {
+  const row = el('tr', {},
+    el('td', {}, taskLink(task.task_id, task.topic || task.task_id)),
+    el('td', {}, task.account_id),
+    el('td', {}, statusBadge(task.status)),
+    progressCell(task.progress || {}),
+    el('td', {}, task.attempt + ' / ' + task.max_attempts),
+    el('td', {}, time(task.created_at)));
+  rows.set(task.task_id, { row, maxAttempts: task.max_attempts });
+  return row;
+}
+
+function updateRow(event) {
+  const entry = rows.get(event.task_id);
+  if (!entry) return false;
+  const cells = entry.row.cells;
+  cells[2].replaceChildren(statusBadge(event.status));
+  cells[3].replaceWith(progressCell(event.progress || {}));
+  cells[4].textContent = event.attempt + ' / ' + entry.maxAttempts;
+  return true;
+}
+
+async function loadTasks(append) {
+  const filters = filterValues(byId('filters'));
+  const query = new URLSearchParams(Object.assign({ limit: String(PAGE_SIZE) }, filters));
+  if (append && listCursor) query.set('cursor', listCursor);
+  const page = await api('/content/tasks?' + query);
+  const body = byId('task-rows');
+  if (!append) { body.replaceChildren(); rows.clear(); }
+  for (const task of page.items) body.append(taskRow(task));
+  listCursor = page.next_cursor;
+  byId('more').hidden = !listCursor;
+  byId('list-empty').hidden = rows.size > 0;
+  return filters;
+}
+
+async function showList(gen) {
+  const filters = await loadTasks(false);
+  const params = filters.account_id ? { account_id: filters.account_id } : {};
+  openStream(gen, '/content/events', params, async (event) => {
+    if (updateRow(event) || (filters.status && filters.status !== event.status)) return;
+    const task = await api('/content/tasks/' + encodeURIComponent(event.task_id));
+    if (!rows.has(task.task_id)) byId('task-rows').prepend(taskRow(task));
+    byId('list-empty').hidden = true;
+  });
+}
+
+byId('filters').addEventListener('submit', (e) => { e.preventDefault(); route(); });
+byId('more').addEventListener('click', () => loadTasks(true).catch((err) => showNotice(err.message)));
+
+// ---- task page ----
+
+let currentTask = null;
+let refreshTimer = 0;
+
+function field(list, name, value) {
+  if (value === undefined || value === null || value === '') value = '—';
+  list.append(el('dt', {}, name), el('dd', {}, value));
+}
+
+function renderTask(task) {
+  currentTask = task;
+  byId('task-title').textContent = task.topic || task.task_id;
+  byId('cancel').disabled = !CANCELLABLE.includes(task.status);
+  byId('retry').disabled = !RETRYABLE.includes(task.status);
+  renderProgress(task.progress || {});
+
+  const fields = byId('task-fields');
+  fields.replaceChildren();
+  field(fields, 'Task id', task.task_id);
+  field(fields, 'Status', statusBadge(task.status));
+  field(fields, 'Account', task.account_id);
+  field(fields, 'Attempt', task.attempt + ' of ' + task.max_attempts);
+  field(fields, 'Keywords', (task.keywords || []).join(', '));
+  field(fields, 'Category', task.category);
+  field(fields, 'Tone', task.tone);
+  field(fields, 'Requirements', task.requirements);
+  field(fields, 'Priority', task.priority);
+  field(fields, 'Auto approve', task.auto_approve ? 'yes' : 'no');
+  field(fields, 'Late result', task.late ? 'yes' : 'no');
+  field(fields, 'Last error', task.last_error && el('span', { class: 'error' }, task.last_error.text));
+  field(fields, 'Content', task.content_id);
+  field(fields, 'External ref', task.external_ref);
+  field(fields, 'Callback URL', task.callback_url && el('code', {}, task.callback_url));
+  field(fields, 'Next attempt', task.next_attempt_at && time(task.next_attempt_at));
+  field(fields, 'Times out', time(task.timeout_at));
+  field(fields, 'Created', time(task.created_at));
+  field(fields, 'Submitted', time(task.submitted_at));
+  field(fields, 'Started', time(task.started_at));
+  field(fields, 'Completed', time(task.completed_at));
+  field(fields, 'Updated', time(task.updated_at));
+
+  const attempts = byId('attempts');
+  attempts.replaceChildren();
+  for (const a of (task.attempts || []).slice().reverse()) {
+    attempts.append(el('li', {},
+      el('strong', {}, 'Attempt ' + a.number + ' '), statusBadge(a.state),
+      el('div', { class: 'muted' }, 'opened ', time(a.opened_at), ' · submitted ', time(a.submitted_at),
+        ' · finished ', time(a.finished_at)),
+      el('div', { class: 'muted' }, 'ref ', el('code', {}, a.external_ref || '—'),
+        a.callback_url ? ' · callback ' : '', a.callback_url ? el('code', {}, a.callback_url) : ''),
+      a.error ? el('p', { class: 'error' }, a.error.text) : null));
+  }
+  if (!attempts.children.length) attempts.append(el('li', { class: 'muted' }, 'Not submitted yet.'));
+}
+
+function renderProgress(progress) {
+  byId('task-progress').value = progress.percentage || 0;
+  byId('task-stage').textContent = (progress.percentage || 0) + '% ' +
+    [progress.stage, progress.message].filter(Boolean).join(' — ');
+}
+
+function renderDeliveries(items) {
+  byId('deliveries').replaceChildren(...items.map((d) => el('tr', {},
+    el('td', {}, d.attempt), el('td', {}, d.event), el('td', { class: 'nowrap' }, d.scheme || '—'),
+    el('td', {}, el('span', { class: 'outcome outcome-' + d.outcome }, d.outcome)),
+    el('td', {}, d.reason || ''), el('td', {}, d.http_status || ''),
+    el('td', {}, el('code', {}, d.delivery_id || '—')), el('td', {}, time(d.received_at)))));
+  byId('deliveries-empty').hidden = items.length > 0;
+}
+
+let previewedContent = null;
+
+async function renderContent(contentId) {
+  const frame = byId('preview');
+  if (!contentId) { byId('content-meta').textContent = 'No content yet.'; frame.hidden = true; return; }
+  if (previewedContent === contentId) return;
+  const [content, preview] = await Promise.all([
+    api('/contents/' + encodeURIComponent(contentId)),
+    api('/contents/' + encodeURIComponent(contentId) + '/preview'),
+  ]);
+  byId('content-meta').replaceChildren(el('strong', {}, content.title || 'Untitled'),
+    ' · ' + content.word_count + ' words · review ' + content.review_status +
+    (content.quality_score != null ? ' · quality ' + content.quality_score : '') + (content.late ? ' · late' : ''));
+  // The HTML was rendered and sanitised by the server; the sandbox (no
+  // allow-scripts) and the inherited CSP keep it inert all the same.
+  frame.srcdoc = '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="preview.css">' +
+    '</head><body>' + preview.html + '</body></html>';
+  frame.hidden = false;
+  previewedContent = contentId;
+}
+
+byId('preview').addEventListener('load', (e) => {
+  const doc = e.target.contentDocument;
+  if (doc && doc.documentElement) e.target.style.height = doc.documentElement.scrollHeight + 'px';
+});
+
+async function loadTask(id) {
+  const [task, deliveries] = await Promise.all([
+    api('/content/tasks/' + encodeURIComponent(id)),
+    api('/content/tasks/' + encodeURIComponent(id) + '/deliveries'),
+  ]);
+  renderTask(task);
+  renderDeliveries(deliveries.items);
+  await renderContent(task.content_id);
+}
+
+async function showTask(gen, id) {
+  currentTask = null;
+  previewedContent = null;
+  byId('preview').hidden = true;
+  await loadTask(id);
+  openStream(gen, '/content/tasks/' + encodeURIComponent(id) + '/events', {}, (event) => {
+    renderProgress(event.progress || {});
+    // The event carries a summary; re-read the task for attempts, errors and deliveries.
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => loadTask(id).catch((err) => showNotice(err.message)), 250);
+  });
+}
+
+async function taskAction(action) {
+  if (!currentTask) return;
+  showNotice('');
+  try {
+    const task = await post('/content/tasks/' + encodeURIComponent(currentTask.task_id) + '/' + action);
+    renderTask(task);
+  } catch (err) {
+    showNotice(action + ' failed: ' + err.message);
+  }
+}
+
+byId('cancel').addEventListener('click', () => taskAction('cancel'));
+byId('retry').addEventListener('click', () => taskAction('retry'));
+
+// ---- publish pool ----
+
+async function showPool() {
+  const query = new URLSearchParams(filterValues(byId('pool-filters')));
+  const page = await api('/publish-pool' + (query.toString() ? '?' + query : ''));
+  byId('pool-rows').replaceChildren(...page.items.map((p) => el('tr', {},
+    el('td', {}, el('code', {}, p.content_id)), el('td', {}, taskLink(p.task_id)), el('td', {}, p.account_id),
+    el('td', {}, p.priority), el('td', {}, p.status), el('td', {}, time(p.scheduled_at)),
+    el('td', {}, time(p.created_at)))));
+  byId('pool-empty').hidden = page.items.length > 0;
+}
+
+byId('pool-filters').addEventListener('submit', (e) => { e.preventDefault(); route(); });
+
+// ---- new task ----
+
+// idempotencyKey makes a double submit of the same form create one task.
+let idempotencyKey = newKey();
+
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return 'ui-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+byId('new-task').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const v = filterValues(form);
+  const body = {
+    account_id: Number(v.account_id), topic: v.topic || '', keywords: v.keywords || '',
+    category: v.category || '', tone: v.tone || '', requirements: v.requirements || '',
+    auto_approve: form.elements.auto_approve.checked,
+  };
+  if (v.priority) body.priority = Number(v.priority);
+  if (v.max_retries) body.max_retries = Number(v.max_retries);
+  showNotice('');
+  try {
+    const task = await post('/content/tasks', body, { 'Idempotency-Key': idempotencyKey });
+    idempotencyKey = newKey();
+    form.reset();
+    location.hash = '#/tasks/' + encodeURIComponent(task.task_id);
+  } catch (err) {
+    showNotice('Could not create the task: ' + err.message);
+  }
+});
+byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); });
+
+// ---- routing ----
+
+const views = ['list', 'task', 'pool', 'new'];
+
+async function route() {
+  const gen = ++routeGen;
+  closeStream();
+  clearTimeout(refreshTimer);
+  showNotice('');
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const task = hash.match(/^\/tasks\/([^/]+)$/);
+  const view = task ? 'task' : { '/pool': 'pool', '/new': 'new' }[hash] || 'list';
+  for (const name of views) byId('view-' + name).hidden = name !== view;
+  try {
+    if (view === 'list') await showList(gen);
+    else if (view === 'task') await showTask(gen, decodeURIComponent(task[1]));
+    else if (view === 'pool') await showPool();
+  } catch (err) {
+    showNotice(err.status === 404 ? 'Not found.' : err.message);
+  }
+}
+
+window.addEventListener('hashchange', route);
+route();
