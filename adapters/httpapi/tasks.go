@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -79,9 +78,12 @@ func (h *taskHandlers) create(c *gin.Context) {
 		abort(c, http.StatusRequestEntityTooLarge, errorBody{Code: "body_too_large", Message: "request body is too large"})
 		return
 	}
+	if err := application.CheckJSONObject(body); err != nil {
+		abortWithError(c, err)
+		return
+	}
 	var req createTaskRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			abortWithError(c, validation(typeErr.Field, "has the wrong type"))
@@ -205,6 +207,10 @@ func (h *taskHandlers) content(c *gin.Context) {
 
 func (h *taskHandlers) pool(c *gin.Context) {
 	status := domain.PoolStatus(c.Query("status"))
+	if status != "" && status != domain.PoolPending {
+		abortWithError(c, validation("status", "unknown publish-pool status"))
+		return
+	}
 	limit := 0
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
