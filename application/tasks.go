@@ -54,7 +54,7 @@ func (u *Tasks) Create(ctx context.Context, in CreateTaskInput) (*domain.Task, b
 	}
 	var key *ports.IdempotencyKey
 	if in.IdempotencyKey != "" {
-		key = &ports.IdempotencyKey{Key: in.IdempotencyKey, RequestHash: requestHash(in)}
+		key = &ports.IdempotencyKey{Key: in.IdempotencyKey, RequestHash: requestHash(task)}
 	}
 	stored, replayed, err := u.deps.Store.CreateTask(ctx, task, key)
 	switch {
@@ -70,11 +70,21 @@ func (u *Tasks) Create(ctx context.Context, in CreateTaskInput) (*domain.Task, b
 	return stored, replayed, nil
 }
 
-// requestHash fingerprints a create request for Idempotency-Key comparisons:
-// the normalised fields, not the raw bytes, so key order and spacing do not matter.
-func requestHash(in CreateTaskInput) string {
-	in.IdempotencyKey = ""
-	b, _ := json.Marshal(in)
+// requestHash fingerprints a create request for Idempotency-Key
+// comparisons from the validated task, defaults applied: key order,
+// spacing, and spelling out a default do not make a request different.
+func requestHash(t *domain.Task) string {
+	b, _ := json.Marshal(struct {
+		AccountID    int64
+		Topic        string
+		Keywords     []string
+		Category     string
+		Requirements string
+		Tone         string
+		Priority     int
+		AutoApprove  bool
+		MaxAttempts  int
+	}{t.AccountID(), t.Topic(), t.Keywords(), t.Category(), t.Requirements(), t.Tone(), t.Priority(), t.AutoApprove(), t.MaxAttempts()})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

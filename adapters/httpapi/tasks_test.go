@@ -390,6 +390,8 @@ func TestCreateTaskIdempotencyKey(t *testing.T) {
 			{"same body", tasksPath, body},
 			{"keys reordered, whitespace changed", tasksPath, "{\n  \"priority\": 7,\n  \"keywords\": [\"a\", \"b\"],\n  \"topic\": \"边缘计算\",\n  \"account_id\": 42\n}"},
 			{"same body through the alias", asyncPath, body},
+			{"defaults spelled out, keywords as a string", tasksPath,
+				`{"account_id":42,"topic":" 边缘计算 ","keywords":"a,b","priority":7,"auto_approve":true,"max_retries":3}`},
 		}
 		for _, r := range replays {
 			t.Run("replay: "+r.name, func(t *testing.T) {
