@@ -60,6 +60,39 @@ func (d Deps) update(ctx context.Context, id string, fn ports.UpdateFunc) error 
 	return err
 }
 
+// auditFunc builds the delivery record written with a change, from the
+// outcome the transition function decided.
+type auditFunc func(t *domain.Task, out domain.Outcome) *domain.Delivery
+
+// applyEvent is the one path of change for every source: it feeds ev
+// through the transition function inside one store transaction, writes the
+// task with its side effects (content, pool entry, the audit record when
+// audit is given), then publishes the change. It returns the outcome and
+// the task as written.
+func (d Deps) applyEvent(ctx context.Context, taskID string, ev domain.Event, audit auditFunc) (domain.Outcome, *domain.Task, error) {
+	var (
+		out  domain.Outcome
+		task *domain.Task
+	)
+	err := d.update(ctx, taskID, func(t *domain.Task) (ports.TaskChanges, error) {
+		o, err := t.Apply(ev, d.domainRules())
+		if err != nil {
+			return ports.TaskChanges{}, err
+		}
+		out, task = o, t
+		changes := ports.TaskChanges{SaveTask: o.Changed, Content: o.Content, PoolEntry: o.PoolEntry}
+		if audit != nil {
+			changes.Delivery = audit(t, o)
+		}
+		return changes, nil
+	})
+	if err != nil {
+		return out, nil, err
+	}
+	d.applied(ctx, task, out)
+	return out, task, nil
+}
+
 // applied finishes a committed change: metrics and the event to subscribers.
 // Publishing is best effort: the change is stored, subscribers can re-read.
 func (d Deps) applied(ctx context.Context, t *domain.Task, out domain.Outcome) {

@@ -154,31 +154,9 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) {
 			Code: "SUBMIT_FAILED", Type: "submit_error", Message: submitErr.Error(),
 		}
 	}
-	if _, err := d.deps.applyEvent(ctx, task.ID(), ev); err != nil {
+	if _, _, err := d.deps.applyEvent(ctx, task.ID(), ev, nil); err != nil {
 		log.Warn("record submission", zap.String("event", string(ev.Kind)), zap.Error(err))
 	}
 }
 
 var errLeaseLost = errors.New("lease lost")
-
-// applyEvent feeds one event through the transition function and publishes
-// the change. Used by the dispatcher and the reconciler alike.
-func (d Deps) applyEvent(ctx context.Context, taskID string, ev domain.Event) (domain.Outcome, error) {
-	var (
-		out  domain.Outcome
-		task *domain.Task
-	)
-	err := d.update(ctx, taskID, func(t *domain.Task) (ports.TaskChanges, error) {
-		o, err := t.Apply(ev, d.domainRules())
-		if err != nil {
-			return ports.TaskChanges{}, err
-		}
-		out, task = o, t
-		return ports.TaskChanges{SaveTask: o.Changed, Content: o.Content, PoolEntry: o.PoolEntry}, nil
-	})
-	if err != nil {
-		return out, err
-	}
-	d.applied(ctx, task, out)
-	return out, nil
-}

@@ -141,23 +141,13 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		return res, nil
 	}
 
-	var (
-		out     domain.Outcome
-		applied *domain.Task
-	)
-	err = c.deps.update(ctx, task.ID(), func(t *domain.Task) (ports.TaskChanges, error) {
-		ev := eventFromPayload(payload, attempt, in.ReceivedAt, c.deps.IDs)
-		o, err := t.Apply(ev, c.deps.domainRules())
-		if err != nil {
-			return ports.TaskChanges{}, err
-		}
-		out, applied = o, t
-		d := domain.Delivery{
+	ev := eventFromPayload(payload, attempt, in.ReceivedAt, c.deps.IDs)
+	out, applied, err := c.deps.applyEvent(ctx, task.ID(), ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
+		return &domain.Delivery{
 			TaskID: t.ID(), Attempt: attempt, Event: payload.Event, DeliveryID: deliveryID,
 			Scheme: auth.Scheme, Outcome: deliveryOutcome(o), Reason: o.Reason, HTTPStatus: httpStatusFor(o),
 			RequestID: in.RequestID, ReceivedAt: in.ReceivedAt, SentAt: sentAt(auth.SentAt, payload.Timestamp),
 		}
-		return ports.TaskChanges{SaveTask: o.Changed, Content: o.Content, PoolEntry: o.PoolEntry, Delivery: &d}, nil
 	})
 	switch {
 	case errors.Is(err, domain.ErrDuplicateDelivery):
@@ -175,7 +165,6 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 	default:
 		res.Disposition, res.Reason = CallbackIgnored, out.Reason
 	}
-	c.deps.applied(ctx, applied, out)
 	return res, nil
 }
 

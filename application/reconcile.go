@@ -211,7 +211,7 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 }
 
 func (r *Reconciler) apply(ctx context.Context, log *zap.Logger, taskID string, ev domain.Event) bool {
-	out, err := r.deps.applyEvent(ctx, taskID, ev)
+	out, _, err := r.deps.applyEvent(ctx, taskID, ev, nil)
 	if err != nil {
 		log.Warn("apply polled event", zap.String("event", string(ev.Kind)), zap.Error(err))
 		return false

@@ -151,25 +151,13 @@ func (u *Tasks) operate(ctx context.Context, id string, kind domain.EventKind) (
 	if !domain.ValidTaskID(id) {
 		return nil, domain.Outcome{}, fmt.Errorf("task %q: %w", id, domain.ErrNotFound)
 	}
-	var (
-		out  domain.Outcome
-		task *domain.Task
-	)
-	err := u.deps.update(ctx, id, func(t *domain.Task) (ports.TaskChanges, error) {
-		o, err := t.Apply(domain.Event{Kind: kind, Source: domain.SourceAPI, At: u.deps.now()}, u.deps.domainRules())
-		if err != nil {
-			return ports.TaskChanges{}, err
-		}
-		out, task = o, t
-		return ports.TaskChanges{SaveTask: o.Changed}, nil
-	})
+	out, task, err := u.deps.applyEvent(ctx, id, domain.Event{Kind: kind, Source: domain.SourceAPI, At: u.deps.now()}, nil)
 	switch {
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrConflict):
 		return nil, out, err
 	case err != nil:
 		return nil, out, unavailable(string(kind)+" task", err)
 	}
-	u.deps.applied(ctx, task, out)
 	return task, out, nil
 }
 
