@@ -104,9 +104,22 @@ func serve(args, environ []string, stderr io.Writer) error {
 	return app.Stop(stopCtx)
 }
 
+const migrateUsage = `Usage: contenthub migrate up|down|status
+
+  up      apply every pending migration
+  down    roll back the newest applied migration
+  status  list migrations and whether each is applied
+
+Uses DATABASE_URL (unset: the SQLite file ./data/contenthub.db).
+`
+
 func migrate(args, environ []string, stdout io.Writer) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, migrateUsage)
+		return nil
+	}
 	if len(args) != 1 {
-		return fmt.Errorf("want one of: up, down, status")
+		return fmt.Errorf("want one of: up, down, status (see contenthub migrate --help)")
 	}
 	cfg, err := bootstrap.LoadConfig(environ)
 	if err != nil {

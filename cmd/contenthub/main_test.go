@@ -45,6 +45,15 @@ func TestUnknownCommandAndRole(t *testing.T) {
 	for _, cmd := range []string{"[serve] [--role all|api|worker]", "migrate up|down|status", "sign --secret"} {
 		require.Contains(t, out.String(), "contenthub "+cmd)
 	}
+	out.Reset()
+	require.Equal(t, 0, run([]string{"migrate", "--help"}, nil, &out, &errOut))
+	require.Contains(t, out.String(), "roll back the newest applied migration")
+	errOut.Reset()
+	require.Equal(t, 0, run([]string{"sign", "--help"}, nil, &out, &errOut))
+	require.Contains(t, errOut.String(), "Standard Webhooks")
+	errOut.Reset()
+	require.Equal(t, 0, run([]string{"serve", "--help"}, nil, &out, &errOut))
+	require.Contains(t, errOut.String(), "-role")
 }
 
 // TestSignMatchesTheVectors checks `contenthub sign` against SIGNATURES.md.
@@ -66,4 +75,21 @@ func TestSignMatchesTheVectors(t *testing.T) {
 	err := sign([]string{"--secret", "not-whsec", "--scheme", "c", "--body", "{}"}, strings.NewReader(""), &out, &errOut)
 	require.ErrorContains(t, err, "whsec_")
 	require.Error(t, sign([]string{"--body", "{}"}, strings.NewReader(""), &out, &errOut), "no secret")
+}
+
+// TestMigrateCommand drives `contenthub migrate` on a fresh SQLite file.
+func TestMigrateCommand(t *testing.T) {
+	dbURL := "DATABASE_URL=sqlite://" + filepath.Join(t.TempDir(), "hub.db")
+	migrate := func(action string) string {
+		cmd := exec.Command(filepath.Join(binDir, "contenthub"), "migrate", action)
+		cmd.Env = []string{dbURL}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "migrate %s: %s", action, out)
+		return string(out)
+	}
+	require.Contains(t, migrate("status"), "pending  -           00001_init.sql")
+	require.Contains(t, migrate("up"), "migrate up: done")
+	require.NotContains(t, migrate("status"), "pending")
+	require.Contains(t, migrate("down"), "migrate down: done")
+	require.Contains(t, migrate("status"), "pending  -           00001_init.sql")
 }
