@@ -9,7 +9,8 @@ FUZZ_TARGETS := \
 	./adapters/signature:FuzzParseStandardSignatures \
 	./adapters/signature:FuzzCanonicalize \
 	./adapters/signature:FuzzVerify \
-	./application:FuzzDecodeCallback
+	./application:FuzzDecodeCallback \
+	./adapters/httpapi:FuzzCallbackEndpoint
 
 .PHONY: all build run test unit fuzz bench generate lint migrate clean
 
