@@ -14,17 +14,10 @@ import (
 	"contenthub/ports"
 )
 
-// CreateTaskInput is a client's request for an article.
+// CreateTaskInput is a client's request for an article. Create assigns
+// the task id; NewTaskParams.ID is ignored.
 type CreateTaskInput struct {
-	AccountID      int64
-	Topic          string
-	Keywords       []string
-	Category       string
-	Requirements   string
-	Tone           string
-	Priority       int
-	AutoApprove    *bool
-	MaxRetries     *int
+	domain.NewTaskParams
 	IdempotencyKey string
 }
 
@@ -44,11 +37,9 @@ func NewTasks(deps Deps, creator ports.ContentCreator, wakeup *Wakeup) *Tasks {
 // With an idempotency key, the same request returns the stored task
 // (replayed) and another request fails with domain.ErrIdempotencyConflict.
 func (u *Tasks) Create(ctx context.Context, in CreateTaskInput) (*domain.Task, bool, error) {
-	task, err := domain.NewTask(domain.NewTaskParams{
-		ID: u.deps.IDs.NewID("task"), AccountID: in.AccountID, Topic: in.Topic, Keywords: in.Keywords,
-		Category: in.Category, Requirements: in.Requirements, Tone: in.Tone, Priority: in.Priority,
-		AutoApprove: in.AutoApprove, MaxRetries: in.MaxRetries,
-	}, u.deps.now())
+	params := in.NewTaskParams
+	params.ID = u.deps.IDs.NewID("task")
+	task, err := domain.NewTask(params, u.deps.now())
 	if err != nil {
 		return nil, false, err
 	}

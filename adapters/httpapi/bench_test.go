@@ -11,6 +11,7 @@ import (
 	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/application"
+	"contenthub/domain"
 )
 
 // BenchmarkCallback measures the callback path through the router on each
@@ -56,7 +57,7 @@ func submitMany(b *testing.B, h *harness, n int) []submitted {
 	b.Helper()
 	ctx := context.Background()
 	for range n {
-		_, _, err := h.tasks.Create(ctx, application.CreateTaskInput{AccountID: 1, Topic: "bench"})
+		_, _, err := h.tasks.Create(ctx, application.CreateTaskInput{NewTaskParams: domain.NewTaskParams{AccountID: 1, Topic: "bench"}})
 		require.NoError(b, err)
 	}
 	for {

@@ -39,10 +39,10 @@ func validation(field, msg string) error {
 }
 
 func (r createTaskRequest) input(idempotencyKey string) (application.CreateTaskInput, error) {
-	in := application.CreateTaskInput{
+	in := application.CreateTaskInput{IdempotencyKey: idempotencyKey, NewTaskParams: domain.NewTaskParams{
 		Category: r.Category, Requirements: r.Requirements, Tone: r.Tone,
-		AutoApprove: r.AutoApprove, MaxRetries: r.MaxRetries, IdempotencyKey: idempotencyKey,
-	}
+		AutoApprove: r.AutoApprove, MaxRetries: r.MaxRetries,
+	}}
 	if r.AccountID == nil {
 		return in, validation("account_id", "is required")
 	}

@@ -56,7 +56,7 @@ func TestRegisteredOnTheServiceRouter(t *testing.T) {
 		},
 	})
 
-	task, _, err := tasks.Create(ctx, application.CreateTaskInput{AccountID: 7, Topic: "Edge computing"})
+	task, _, err := tasks.Create(ctx, application.CreateTaskInput{NewTaskParams: domain.NewTaskParams{AccountID: 7, Topic: "Edge computing"}})
 	require.NoError(t, err)
 	require.NoError(t, store.UpdateTask(ctx, task.ID(), func(*domain.Task) (ports.TaskChanges, error) {
 		return ports.TaskChanges{Content: &domain.Content{
