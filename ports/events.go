@@ -11,7 +11,7 @@ import (
 
 // TaskEvent is a change pushed to subscribers (SSE).
 type TaskEvent struct {
-	Sequence  int64 // set by the publisher; increasing per process
+	Sequence  int64 // set by the publisher: increasing per process, or across replicas where the adapter shares a sequence (PostgreSQL)
 	TaskID    string
 	AccountID int64
 	Status    domain.Status
