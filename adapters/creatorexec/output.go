@@ -292,7 +292,8 @@ func lastLoggedError(objs []object) string {
 	return ""
 }
 
-// parseStatus reads a status answer; ok is false when there is none.
+// parseStatus reads a status answer, JSON or else the published CLI's text;
+// ok is false when there is none.
 func parseStatus(stdout []byte) (st ports.CreatorStatus, ok bool) {
 	if a, found := answer(jsonObjects(stdout), hasString("status")); found {
 		st.Raw, _ = a.str("status")
@@ -301,6 +302,12 @@ func parseStatus(stdout []byte) (st ports.CreatorStatus, ok bool) {
 		st.Error = errorOf(a)
 		return st, true
 	}
+	return parseStatusText(stdout)
+}
+
+// parseStatusText reads the published CLI's `status -t ID` text: "状态: ✅ 已完成",
+// and the reason on the lines after "错误信息:".
+func parseStatusText(stdout []byte) (st ports.CreatorStatus, ok bool) {
 	lines := textLines(stdout)
 	label, found := textField(lines, "状态")
 	if !found || label == "" {
@@ -394,9 +401,12 @@ func parseResult(stdout []byte) (domain.Result, string) {
 }
 
 // imagesOf reads "images" as URLs, from strings or objects with "url".
-func imagesOf(o object) []string {
+func imagesOf(o object) []string { return imageURLs(o["images"]) }
+
+// imageURLs reads a JSON list of image URLs: strings, or objects with "url".
+func imageURLs(list json.RawMessage) []string {
 	var items []json.RawMessage
-	if json.Unmarshal(o["images"], &items) != nil {
+	if json.Unmarshal(list, &items) != nil {
 		return nil
 	}
 	var urls []string
@@ -423,12 +433,22 @@ func noResultReason(objs []object, lines []string) string {
 		status, _ := a.str("status")
 		return "the answer has no content (status " + strconv.Quote(status) + ")"
 	}
-	for _, l := range lines {
-		if strings.Contains(l, "尚未完成") || strings.Contains(strings.ToLower(l), "not finished") {
-			return strings.TrimLeftFunc(l, func(r rune) bool { return !unicode.IsLetter(r) })
-		}
+	if l, ok := notFinishedLine(lines); ok {
+		return l
 	}
 	return "no JSON object with content in the output"
+}
+
+// notFinishedLine returns the line in which the CLI says the task has no
+// result yet (the published one's "⚠️  任务尚未完成，当前状态: …"), without its
+// leading symbols.
+func notFinishedLine(lines []string) (string, bool) {
+	for _, l := range lines {
+		if strings.Contains(l, "尚未完成") || strings.Contains(strings.ToLower(l), "not finished") {
+			return strings.TrimLeftFunc(l, func(r rune) bool { return !unicode.IsLetter(r) }), true
+		}
+	}
+	return "", false
 }
 
 // unknownTaskText matches how a CLI says it does not know a task: the
@@ -437,7 +457,18 @@ var unknownTaskText = regexp.MustCompile(`(?i)未找到任务|任务不存在|ta
 
 // saysUnknownTask looks at the end of each stream, where a CLI's last words
 // are, so the cost does not grow with its output.
-func saysUnknownTask(out output) bool {
+func saysUnknownTask(out output) bool { return out.endMatches(unknownTaskText) }
+
+// unknownJSONOption matches how commander.js rejects --json: "error: unknown
+// option '--json'" (with or without its prefix, maybe followed by a
+// suggestion).
+var unknownJSONOption = regexp.MustCompile(`(?i)unknown option[^\n]*--json\b`)
+
+// rejectsJSONOption reports whether the CLI said it has no --json option.
+func rejectsJSONOption(out output) bool { return out.endMatches(unknownJSONOption) }
+
+// endMatches reports whether re matches the end of stderr or of stdout.
+func (o output) endMatches(re *regexp.Regexp) bool {
 	end := func(b []byte) []byte { return b[max(0, len(b)-tailWindow):] }
-	return unknownTaskText.Match(end(out.stderr)) || unknownTaskText.Match(end(out.stdout))
+	return re.Match(end(o.stderr)) || re.Match(end(o.stdout))
 }

@@ -7,6 +7,14 @@
 // extracted from among banners and log lines. Errors name the command and end
 // with a bounded, redacted tail of the child's output; argv, which carries the
 // callback URL and its token, is never printed.
+//
+// status and result are first run as SERVICE.md §6 says, with --json. The
+// published CLI (commander.js) has no such option: it exits non-zero with
+// "error: unknown option '--json'". When a run fails that way the same command
+// is run again without --json and its human text is read instead: status's
+// "状态: ✅ 已完成" lines, result's report of ARTICLE / FINALARTICLE / IMAGE
+// sections. The Runner then remembers that its CLI lacks --json, so later
+// status and result calls go straight to the text form.
 package creatorexec
 
 import (
@@ -15,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/shlex"
@@ -70,7 +79,8 @@ type Option func(*Runner)
 // unknown_task, task_failed, no_result, bad_output.
 func WithMetrics(m ports.Metrics) Option { return func(r *Runner) { r.metrics = m } }
 
-// WithLogger logs each run at debug level (command, outcome, duration, ref).
+// WithLogger logs each call at debug level (command, outcome, duration, ref),
+// and once at info level when the CLI turns out to lack --json.
 func WithLogger(l *zap.Logger) Option {
 	return func(r *Runner) {
 		if l != nil {
@@ -87,6 +97,9 @@ type Runner struct {
 	env      []string
 	metrics  ports.Metrics
 	log      *zap.Logger
+	// textOnly is set once the CLI rejected --json: status and result then
+	// ask for its human text straight away.
+	textOnly atomic.Bool
 }
 
 var _ ports.ContentCreator = (*Runner)(nil)
@@ -204,11 +217,16 @@ func joinKeywords(keywords []string) string {
 // is PhaseUnknown with Raw set, not an error.
 func (r *Runner) Status(ctx context.Context, externalRef string) (st ports.CreatorStatus, err error) {
 	defer r.observe("status", externalRef, time.Now(), &err)
-	out, err := r.query(ctx, "status", r.cfg.StatusTimeout, externalRef, "--json")
+	out, text, err := r.queryAnswer(ctx, "status", r.cfg.StatusTimeout, externalRef)
 	if err != nil {
 		return ports.CreatorStatus{}, err
 	}
-	st, ok := parseStatus(out.stdout)
+	var ok bool
+	if text {
+		st, ok = parseStatusText(out.stdout)
+	} else {
+		st, ok = parseStatus(out.stdout)
+	}
 	if !ok {
 		return ports.CreatorStatus{}, badOutput("status", "no status in the output", out)
 	}
@@ -220,11 +238,21 @@ func (r *Runner) Status(ctx context.Context, externalRef string) (st ports.Creat
 // task is not finished, or the CLI printed only its task row) is ErrNoResult.
 func (r *Runner) Result(ctx context.Context, externalRef string) (res domain.Result, err error) {
 	defer r.observe("result", externalRef, time.Now(), &err)
-	out, err := r.query(ctx, "result", r.cfg.ResultTimeout, externalRef, "--json")
+	out, text, err := r.queryAnswer(ctx, "result", r.cfg.ResultTimeout, externalRef)
 	if err != nil {
 		return domain.Result{}, err
 	}
-	res, reason := parseResult(out.stdout)
+	var reason string
+	if text {
+		// A report cut short has lost at least its last section, the
+		// images; the JSON path, by contrast, knows when an answer is whole.
+		if out.truncated {
+			return domain.Result{}, badOutput("result", "the text report is incomplete", out)
+		}
+		res, reason = parseResultReport(out.stdout)
+	} else {
+		res, reason = parseResult(out.stdout)
+	}
 	if res.Content == "" {
 		if out.truncated {
 			return domain.Result{}, badOutput("result", reason, out)
@@ -239,6 +267,26 @@ func (r *Runner) Cancel(ctx context.Context, externalRef string) (err error) {
 	defer r.observe("cancel", externalRef, time.Now(), &err)
 	_, err = r.query(ctx, "cancel", r.cfg.CancelTimeout, externalRef)
 	return err
+}
+
+// queryAnswer runs a command whose answer SERVICE.md §6 asks for with
+// --json. A CLI that rejects the option (the published one) is asked again
+// without it, then never again with it; text reports that out is that human
+// text. Each run has its own timeout: the fallback pays the CLI's start-up
+// anew.
+func (r *Runner) queryAnswer(ctx context.Context, command string, timeout time.Duration, ref string) (out output, text bool, err error) {
+	if !r.textOnly.Load() {
+		out, err = r.query(ctx, command, timeout, ref, "--json")
+		if !errors.Is(err, ErrExit) || !rejectsJSONOption(out) {
+			return out, false, err
+		}
+		if r.textOnly.CompareAndSwap(false, true) {
+			r.log.Info("content-creator CLI has no --json option; reading its text output from now on",
+				zap.String("program", r.program), zap.String("command", command))
+		}
+	}
+	out, err = r.query(ctx, command, timeout, ref)
+	return out, true, err
 }
 
 // query runs a command about one task and turns a non-zero exit whose output
