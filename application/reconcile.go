@@ -76,7 +76,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (ReconcileReport, error)
 		return ReconcileReport{}, err
 	}
 	if len(tasks) == 0 {
-		r.deps.Metrics.ReconcilerRun(0, 0)
+		r.deps.Metrics.ReconcilerRun(0, 0, 0)
 		return ReconcileReport{}, nil
 	}
 	ids := make([]string, len(tasks))
@@ -112,7 +112,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (ReconcileReport, error)
 	rep := ReconcileReport{
 		Checked: len(tasks), Repaired: int(repaired.Load()), Unknown: int(unknown.Load()), Recovered: int(recovered.Load()),
 	}
-	r.deps.Metrics.ReconcilerRun(rep.Checked, rep.Repaired+rep.Recovered)
+	r.deps.Metrics.ReconcilerRun(rep.Checked, rep.Repaired+rep.Recovered, rep.Unknown)
 	if rep.Repaired > 0 {
 		r.wakeup.Notify() // retries may be due
 	}

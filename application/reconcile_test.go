@@ -16,6 +16,7 @@ import (
 
 	"contenthub/adapters/events"
 	"contenthub/adapters/ids"
+	"contenthub/adapters/metrics"
 	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/application"
@@ -64,14 +65,6 @@ func newSettableClock(t time.Time) *settableClock {
 	return c
 }
 
-type noMetrics struct{}
-
-func (noMetrics) CallbackHandled(string, string, time.Duration) {}
-func (noMetrics) NotificationDelay(time.Duration)               {}
-func (noMetrics) TaskTransition(string, string)                 {}
-func (noMetrics) RunnerExecuted(string, string, time.Duration)  {}
-func (noMetrics) ReconcilerRun(int, int)                        {}
-
 const (
 	grace       = 30 * time.Second
 	taskTimeout = 10 * time.Minute
@@ -79,7 +72,7 @@ const (
 
 func reconcilerFor(store ports.TaskStore, clock ports.Clock, creator ports.ContentCreator, batch int) *application.Reconciler {
 	deps := application.Deps{
-		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: events.NewLocal(), Metrics: noMetrics{}, Log: zap.NewNop(),
+		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: events.NewLocal(), Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: taskTimeout, Backoff: domain.Backoff{Base: time.Second, Max: time.Minute}},
 	}
 	return application.NewReconciler(deps, creator, application.NewWakeup(), application.ReconcilerConfig{

@@ -25,5 +25,5 @@ type Metrics interface {
 	NotificationDelay(d time.Duration)
 	TaskTransition(from, to string)
 	RunnerExecuted(command, outcome string, took time.Duration)
-	ReconcilerRun(checked, repaired int)
+	ReconcilerRun(checked, repaired, unknown int)
 }

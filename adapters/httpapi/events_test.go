@@ -20,6 +20,7 @@ import (
 
 	"contenthub/adapters/httpapi"
 	"contenthub/adapters/ids"
+	"contenthub/adapters/metrics"
 	"contenthub/adapters/signature"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/application"
@@ -51,7 +52,7 @@ func newSSEServer(t *testing.T, cfg httpapi.Config) *sseServer {
 	t.Helper()
 	h := newHarness(t, sqlstoretest.NewSQLite(t))
 	deps := application.Deps{
-		Store: h.store, Clock: h.clock, IDs: ids.Random{}, Publisher: h.events, Metrics: nopMetrics{}, Log: zap.NewNop(),
+		Store: h.store, Clock: h.clock, IDs: ids.Random{}, Publisher: h.events, Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: 30 * time.Minute},
 	}
 	verifier, err := signature.NewVerifier(signature.Config{Tokens: true, Tolerance: 5 * time.Minute})

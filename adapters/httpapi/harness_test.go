@@ -19,6 +19,7 @@ import (
 	"contenthub/adapters/events"
 	"contenthub/adapters/httpapi"
 	"contenthub/adapters/ids"
+	"contenthub/adapters/metrics"
 	"contenthub/adapters/signature"
 	"contenthub/adapters/sqlstore"
 	"contenthub/application"
@@ -85,15 +86,6 @@ func (c *recordingCreator) lastSubmit(t testing.TB) ports.SubmitRequest {
 	return c.submits[len(c.submits)-1]
 }
 
-// nopMetrics satisfies ports.Metrics where a test does not look at metrics.
-type nopMetrics struct{}
-
-func (nopMetrics) CallbackHandled(string, string, time.Duration) {}
-func (nopMetrics) NotificationDelay(time.Duration)               {}
-func (nopMetrics) TaskTransition(string, string)                 {}
-func (nopMetrics) RunnerExecuted(string, string, time.Duration)  {}
-func (nopMetrics) ReconcilerRun(int, int)                        {}
-
 type harnessOptions struct {
 	verifier   signature.Config
 	api        httpapi.Config
@@ -128,7 +120,7 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Microsecond)}
 	hub := events.NewLocal()
 	deps := application.Deps{
-		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: hub, Metrics: nopMetrics{}, Log: zap.NewNop(),
+		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: hub, Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: 30 * time.Minute, Backoff: o.backoff},
 	}
 	verifier, err := signature.NewVerifier(o.verifier)

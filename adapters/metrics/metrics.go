@@ -20,6 +20,7 @@ type Prometheus struct {
 	reconcilerRuns    prometheus.Counter
 	reconcilerChecked prometheus.Counter
 	reconcilerRepairs prometheus.Counter
+	reconcilerUnknown prometheus.Counter
 }
 
 var _ ports.Metrics = (*Prometheus)(nil)
@@ -58,9 +59,12 @@ func New(reg prometheus.Registerer) *Prometheus {
 		reconcilerRepairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "contenthub_reconciler_repairs_total", Help: "Tasks the reconciler changed (lost callbacks, timeouts).",
 		}),
+		reconcilerUnknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "contenthub_reconciler_unknown_total", Help: "Status answers the reconciler could not use (failed queries, unknown states).",
+		}),
 	}
 	reg.MustRegister(m.callbacks, m.callbackLatency, m.notificationDelay, m.transitions, m.runner,
-		m.runnerLatency, m.reconcilerRuns, m.reconcilerChecked, m.reconcilerRepairs)
+		m.runnerLatency, m.reconcilerRuns, m.reconcilerChecked, m.reconcilerRepairs, m.reconcilerUnknown)
 	return m
 }
 
@@ -83,8 +87,9 @@ func (m *Prometheus) RunnerExecuted(command, outcome string, took time.Duration)
 	m.runnerLatency.WithLabelValues(command).Observe(took.Seconds())
 }
 
-func (m *Prometheus) ReconcilerRun(checked, repaired int) {
+func (m *Prometheus) ReconcilerRun(checked, repaired, unknown int) {
 	m.reconcilerRuns.Inc()
 	m.reconcilerChecked.Add(float64(checked))
 	m.reconcilerRepairs.Add(float64(repaired))
+	m.reconcilerUnknown.Add(float64(unknown))
 }

@@ -14,6 +14,7 @@ import (
 	"contenthub/adapters/clock"
 	"contenthub/adapters/httpapi"
 	"contenthub/adapters/ids"
+	"contenthub/adapters/metrics"
 	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/webui"
 	"contenthub/application"
@@ -24,14 +25,6 @@ import (
 type nopPublisher struct{}
 
 func (nopPublisher) Publish(context.Context, ports.TaskEvent) error { return nil }
-
-type nopMetrics struct{}
-
-func (nopMetrics) CallbackHandled(string, string, time.Duration) {}
-func (nopMetrics) NotificationDelay(time.Duration)               {}
-func (nopMetrics) TaskTransition(string, string)                 {}
-func (nopMetrics) RunnerExecuted(string, string, time.Duration)  {}
-func (nopMetrics) ReconcilerRun(int, int)                        {}
 
 // TestRegisteredOnTheServiceRouter mounts the dashboard on the real router
 // over the real use cases and a SQLite store: the UI is open, the preview
@@ -45,7 +38,7 @@ func TestRegisteredOnTheServiceRouter(t *testing.T) {
 	require.NoError(t, store.MigrateUp(ctx))
 
 	deps := application.Deps{
-		Store: store, Clock: clock.System{}, IDs: ids.Random{}, Publisher: nopPublisher{}, Metrics: nopMetrics{},
+		Store: store, Clock: clock.System{}, IDs: ids.Random{}, Publisher: nopPublisher{}, Metrics: metrics.Discard{},
 		Log: zap.NewNop(), Rules: application.Rules{TaskTimeout: time.Minute, Backoff: domain.Backoff{Base: time.Second, Max: time.Minute}},
 	}
 	tasks := application.NewTasks(deps, nil, application.NewWakeup())

@@ -60,4 +60,5 @@ func TestE2EMetricsAfterAFlow(t *testing.T) {
 		require.Greater(t, m[sample], 0.0, "%s should be counted", sample)
 	}
 	require.Contains(t, m, "contenthub_reconciler_repairs_total")
+	require.Contains(t, m, "contenthub_reconciler_unknown_total")
 }

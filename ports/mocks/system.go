@@ -313,15 +313,15 @@ func (c *MockMetricsNotificationDelayCall) DoAndReturn(f func(time.Duration)) *M
 }
 
 // ReconcilerRun mocks base method.
-func (m *MockMetrics) ReconcilerRun(checked, repaired int) {
+func (m *MockMetrics) ReconcilerRun(checked, repaired, unknown int) {
 	m.ctrl.T.Helper()
-	m.ctrl.Call(m, "ReconcilerRun", checked, repaired)
+	m.ctrl.Call(m, "ReconcilerRun", checked, repaired, unknown)
 }
 
 // ReconcilerRun indicates an expected call of ReconcilerRun.
-func (mr *MockMetricsMockRecorder) ReconcilerRun(checked, repaired any) *MockMetricsReconcilerRunCall {
+func (mr *MockMetricsMockRecorder) ReconcilerRun(checked, repaired, unknown any) *MockMetricsReconcilerRunCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ReconcilerRun", reflect.TypeOf((*MockMetrics)(nil).ReconcilerRun), checked, repaired)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ReconcilerRun", reflect.TypeOf((*MockMetrics)(nil).ReconcilerRun), checked, repaired, unknown)
 	return &MockMetricsReconcilerRunCall{Call: call}
 }
 
@@ -337,13 +337,13 @@ func (c *MockMetricsReconcilerRunCall) Return() *MockMetricsReconcilerRunCall {
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMetricsReconcilerRunCall) Do(f func(int, int)) *MockMetricsReconcilerRunCall {
+func (c *MockMetricsReconcilerRunCall) Do(f func(int, int, int)) *MockMetricsReconcilerRunCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMetricsReconcilerRunCall) DoAndReturn(f func(int, int)) *MockMetricsReconcilerRunCall {
+func (c *MockMetricsReconcilerRunCall) DoAndReturn(f func(int, int, int)) *MockMetricsReconcilerRunCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
