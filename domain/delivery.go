@@ -11,11 +11,10 @@ import (
 type DeliveryOutcome string
 
 const (
-	DeliveryApplied   DeliveryOutcome = "applied"   // changed the task
-	DeliveryIgnored   DeliveryOutcome = "ignored"   // acknowledged, no change (stale, after the end, …)
-	DeliveryInvalid   DeliveryOutcome = "invalid"   // a completion without an article (422)
-	DeliveryRejected  DeliveryOutcome = "rejected"  // failed authentication or validation
-	DeliveryDuplicate DeliveryOutcome = "duplicate" // seen before; only counted, never stored twice
+	DeliveryApplied  DeliveryOutcome = "applied"  // changed the task
+	DeliveryIgnored  DeliveryOutcome = "ignored"  // acknowledged, no change (stale, after the end, …)
+	DeliveryInvalid  DeliveryOutcome = "invalid"  // a completion without an article (422)
+	DeliveryRejected DeliveryOutcome = "rejected" // failed authentication or validation
 )
 
 // Delivery is the audit record of one callback (§3.8). DeliveryID is set only

@@ -16,8 +16,6 @@ var (
 	ErrVersionConflict     = errors.New("version conflict")
 	ErrDuplicateDelivery   = errors.New("duplicate delivery")
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
-	ErrStaleAttempt        = errors.New("event for an older attempt")
-	ErrInvalidResult       = errors.New("invalid result")
 )
 
 // ValidationError names the field a request got wrong.

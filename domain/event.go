@@ -29,12 +29,11 @@ func (k EventKind) attemptScoped() bool {
 type Source string
 
 const (
-	SourceWebhook     Source = "webhook"
-	SourcePoll        Source = "poll"
-	SourceProcessExit Source = "process_exit"
-	SourceDispatcher  Source = "dispatcher"
-	SourceRecovery    Source = "recovery"
-	SourceAPI         Source = "api"
+	SourceWebhook    Source = "webhook"
+	SourcePoll       Source = "poll"
+	SourceDispatcher Source = "dispatcher"
+	SourceRecovery   Source = "recovery"
+	SourceAPI        Source = "api"
 )
 
 // ProgressReport is a progress event's payload, as sent (not yet clamped).
