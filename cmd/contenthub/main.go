@@ -99,7 +99,8 @@ func serve(args, environ []string, stderr io.Writer) error {
 		return err
 	}
 	<-app.Wait()
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
+	// Two drain phases of SHUTDOWN_TIMEOUT each (requests, loops), then closing.
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 2*cfg.ShutdownTimeout+10*time.Second)
 	defer cancelStop()
 	return app.Stop(stopCtx)
 }
