@@ -242,4 +242,3 @@ func callbackCount(t testing.TB, reg *prometheus.Registry, outcome string) float
 	}
 	return total
 }
-
