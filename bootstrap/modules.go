@@ -99,6 +99,7 @@ var StorageModule = fx.Module("storage",
 		NewStore,
 		func(s *sqlstore.Store) ports.TaskStore { return s },
 		func(s *sqlstore.Store) ports.Health { return s },
+		func(s *sqlstore.Store) ports.TaskRetention { return s },
 	),
 )
 
@@ -383,9 +384,18 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHu
 
 // WorkerModule runs the dispatcher and the reconciler in the background.
 var WorkerModule = fx.Module("worker",
-	fx.Provide(NewDispatcher, NewReconciler),
+	fx.Provide(NewDispatcher, NewReconciler, NewRetention),
 	fx.Invoke(RunBackground),
 )
+
+// NewRetention builds the periodic purge of finished tasks (RETENTION; off
+// when unset).
+func NewRetention(cfg Config, store ports.TaskRetention, clk ports.Clock, log *zap.Logger) *application.Retention {
+	if cfg.Retention > 0 {
+		log.Info("retention is on: terminal tasks unchanged for longer are deleted hourly", zap.Duration("retention", cfg.Retention))
+	}
+	return application.NewRetention(store, clk, log, application.RetentionConfig{OlderThan: cfg.Retention})
+}
 
 // NewDispatcher builds the dispatcher with this replica's lease name.
 func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreator, wakeup *application.Wakeup) *application.Dispatcher {
@@ -419,6 +429,7 @@ type Loop interface{ Run(ctx context.Context) }
 
 // RunBackground starts the loops at start (without blocking) and stops and
 // waits for them, for at most SHUTDOWN_TIMEOUT, at stop.
-func RunBackground(lc fx.Lifecycle, cfg Config, log *zap.Logger, d *application.Dispatcher, r *application.Reconciler) {
-	runLoops(lc, cfg.ShutdownTimeout, log, d, r)
+func RunBackground(lc fx.Lifecycle, cfg Config, log *zap.Logger, d *application.Dispatcher, r *application.Reconciler,
+	retention *application.Retention) {
+	runLoops(lc, cfg.ShutdownTimeout, log, d, r, retention)
 }
