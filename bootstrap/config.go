@@ -42,11 +42,8 @@ type Config struct {
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
 
-	Hardening
-}
-
-// Hardening is the configuration of limits, timeouts, drain and retention.
-type Hardening struct {
+	// Limits, timeouts, drain and retention.
+	//
 	// WebhookRequireTimestamp refuses signatures that sign no timestamp.
 	WebhookRequireTimestamp bool `env:"WEBHOOK_REQUIRE_TIMESTAMP" envDefault:"false"`
 	// WebhookMaxConcurrent caps callback requests in flight (then 503).
@@ -203,7 +200,7 @@ func (c *Config) validate() error {
 	if c.CreatorMaxConcurrency <= 0 {
 		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}
 	}
-	if err := c.Hardening.validate(c.WebhookTimeout); err != nil {
+	if err := c.validateHardening(); err != nil {
 		return err
 	}
 	switch strings.ToLower(c.LogLevel) {
@@ -219,18 +216,18 @@ func (c *Config) validate() error {
 	return nil
 }
 
-func (h Hardening) validate(webhookTimeout time.Duration) error {
-	if h.WebhookMaxConcurrent <= 0 {
+func (c *Config) validateHardening() error {
+	if c.WebhookMaxConcurrent <= 0 {
 		return &ConfigError{"WEBHOOK_MAX_CONCURRENT", "must be at least 1"}
 	}
 	// The write deadline starts with the request: it must leave room for the
 	// body to arrive and the callback to be handled.
-	if h.HTTPWriteTimeout <= h.HTTPReadTimeout+webhookTimeout {
+	if c.HTTPWriteTimeout <= c.HTTPReadTimeout+c.WebhookTimeout {
 		return &ConfigError{"HTTP_WRITE_TIMEOUT", fmt.Sprintf(
 			"must be longer than HTTP_READ_TIMEOUT + WEBHOOK_TIMEOUT (%s), or answers to slow callbacks could not be written",
-			h.HTTPReadTimeout+webhookTimeout)}
+			c.HTTPReadTimeout+c.WebhookTimeout)}
 	}
-	if h.Retention < 0 || (h.Retention > 0 && h.Retention < MinRetention) {
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < MinRetention) {
 		return &ConfigError{"RETENTION", "must be at least 1h (e.g. 30d); unset keeps every task"}
 	}
 	return nil
