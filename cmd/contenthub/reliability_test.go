@@ -621,7 +621,7 @@ func lostWebhooks(t *testing.T, pg *pgCluster) {
 // with Retry-After; the tasks complete. Recovery: from the last probe to
 // every task terminal.
 func hostileInputs(t *testing.T, pg *pgCluster) {
-	s := newScenario(t, pg, "hostile inputs", "SIM_DELAY=3s", "WEBHOOK_MAX_CONCURRENT=8",
+	s := newScenario(t, pg, "hostile inputs", "SIM_DELAY=3s", "WEBHOOK_MAX_CONCURRENT=16",
 		"HTTP_READ_TIMEOUT=2s", "HTTP_WRITE_TIMEOUT=20s")
 	a := s.start()
 	n := scaled(10, 4)
@@ -689,7 +689,7 @@ func hostileInputs(t *testing.T, pg *pgCluster) {
 	group := func(fn func()) { groups.Add(1); go func() { defer groups.Done(); fn() }() }
 
 	group(func() { // wrong tokens to one known task
-		parallel(scaled(1000, 200), 16, func(int) { send(http.MethodPost, cb+ids[0]+"?token=forged", progress(ids[0]), nil) })
+		parallel(scaled(1000, 200), 6, func(int) { send(http.MethodPost, cb+ids[0]+"?token=forged", progress(ids[0]), nil) })
 	})
 	group(func() { // malformed JSON
 		bodies := []string{"", "{", "[]", "null", `{"event":`, "\x00\xff", `{"event":"completed"}{}`, strings.Repeat("[", 10000)}
@@ -707,8 +707,8 @@ func hostileInputs(t *testing.T, pg *pgCluster) {
 		}
 		parallel(scaled(40, 8), 4, func(i int) { send(http.MethodPost, cb+ids[0], twoMB, headers[i%len(headers)]) })
 	})
-	group(func() { // bodies trickled past HTTP_READ_TIMEOUT
-		parallel(scaled(10, 3), 10, func(int) {
+	group(func() { // bodies trickled past HTTP_READ_TIMEOUT, more at once than WEBHOOK_MAX_CONCURRENT
+		parallel(scaled(24, 20), 24, func(int) {
 			conn, err := net.Dial("tcp", a.addr)
 			if err != nil {
 				return
