@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"contenthub/adapters/creatorexec"
 )
 
 // Config is the whole configuration, read from the environment (§8).
@@ -34,6 +36,9 @@ type Config struct {
 	CreatorCLIPath        string        `env:"CREATOR_CLI_PATH"`
 	CreatorMaxConcurrency int           `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
 	CreatorSubmitTimeout  time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
+	// CreatorEnvPass names the variables of the service's environment that
+	// content-creator gets besides the allowlist (creatorexec.BaseEnv).
+	CreatorEnvPass []string `env:"CREATOR_ENV_PASS" envSeparator:","`
 
 	PollInterval  time.Duration `env:"POLL_INTERVAL" envDefault:"30s"`
 	CallbackGrace time.Duration `env:"CALLBACK_GRACE" envDefault:"30s"`
@@ -72,6 +77,11 @@ func LoadConfig(environ []string) (Config, error) {
 	}
 	cfg.APITokens = nonEmpty(cfg.APITokens)
 	cfg.WebhookSecretKeys = nonEmpty(cfg.WebhookSecretKeys)
+	if _, set := vars["CREATOR_ENV_PASS"]; set {
+		// Set but empty means "nothing": keep it non-nil so the runner's
+		// default (the simulator's knobs) does not apply.
+		cfg.CreatorEnvPass = append([]string{}, nonEmpty(cfg.CreatorEnvPass)...)
+	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
@@ -110,6 +120,28 @@ func configParseError(err error) error {
 		return &ConfigError{Variable: variable, Problem: problem}
 	}
 	return fmt.Errorf("invalid configuration: %w", err)
+}
+
+// ServiceVariables are the names of every variable the service reads: none
+// of them is ever handed to a content-creator child.
+func ServiceVariables() []string {
+	var names []string
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("env"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func isServiceVariable(name string) bool {
+	for _, v := range ServiceVariables() {
+		if v == name {
+			return true
+		}
+	}
+	return false
 }
 
 func nonEmpty(in []string) []string {
@@ -155,6 +187,14 @@ func (c *Config) validate() error {
 	}
 	if c.WebhookMaxBodyBytes <= 0 {
 		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be a positive number of bytes"}
+	}
+	for _, p := range c.CreatorEnvPass {
+		if err := creatorexec.CheckPattern(p); err != nil {
+			return &ConfigError{"CREATOR_ENV_PASS", err.Error()}
+		}
+		if name := strings.TrimSuffix(p, "*"); !strings.HasSuffix(p, "*") && isServiceVariable(name) {
+			return &ConfigError{"CREATOR_ENV_PASS", fmt.Sprintf("%s is the service's own configuration and is never handed to content-creator", name)}
+		}
 	}
 	if c.CreatorMaxConcurrency <= 0 {
 		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}

@@ -61,6 +61,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"WEBHOOK_REQUIRE_SIGNATURE": {"WEBHOOK_REQUIRE_SIGNATURE=true"},
 		"LOG_LEVEL":                 {"LOG_LEVEL=loud"},
 		"LOG_FORMAT":                {"LOG_FORMAT=xml"},
+		"CREATOR_ENV_PASS":          {"CREATOR_ENV_PASS=LLM_API_KEY,DATABASE_URL"},
 	}
 	for variable, environ := range cases {
 		t.Run(variable, func(t *testing.T) {

@@ -256,6 +256,7 @@ func NewRunner(cfg Config, m ports.Metrics, log *zap.Logger) (*creatorexec.Runne
 	}
 	r, err := creatorexec.New(creatorexec.Config{
 		Command: command, SubmitTimeout: cfg.CreatorSubmitTimeout, Secret: secret,
+		EnvPolicy: creatorexec.EnvPolicy{Pass: cfg.CreatorEnvPass, Deny: ServiceVariables()},
 	}, creatorexec.WithMetrics(m), creatorexec.WithLogger(log))
 	if err != nil {
 		return nil, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}

@@ -57,9 +57,11 @@ type Config struct {
 	// CONTENT_CREATOR_WEBHOOK_SECRET is always dropped, so with Secret empty the
 	// child has none (unless Env sets one).
 	Secret string
-	// Env holds extra KEY=VALUE pairs for the child, after the service's own
-	// environment (a later duplicate wins).
+	// Env holds extra KEY=VALUE pairs for the child (a later duplicate wins).
 	Env []string
+	// EnvPolicy says what of the service's environment the child sees besides
+	// BaseEnv; a zero policy passes DefaultPassEnv.
+	EnvPolicy EnvPolicy
 	// Dir is the child's working directory; "" inherits the service's. The
 	// published CLI reads ./.env and ./data from it.
 	Dir string
@@ -138,6 +140,11 @@ func New(cfg Config, opts ...Option) (*Runner, error) {
 	case cfg.OutputLimit == 0:
 		cfg.OutputLimit = DefaultOutputLimit
 	}
+	for _, p := range cfg.EnvPolicy.Pass {
+		if err := CheckPattern(p); err != nil {
+			return nil, fmt.Errorf("creatorexec: pass-through variable: %w", err)
+		}
+	}
 	for i, kv := range cfg.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			// Not quoted: a malformed entry may be a bare secret.
@@ -148,7 +155,7 @@ func New(cfg Config, opts ...Option) (*Runner, error) {
 		cfg:      cfg,
 		program:  words[0],
 		baseArgs: words[1:],
-		env:      childEnv(os.Environ(), cfg.Env, cfg.Secret),
+		env:      childEnv(os.Environ(), cfg.EnvPolicy.withDefaults(), cfg.Env, cfg.Secret),
 		log:      zap.NewNop(),
 	}
 	for _, o := range opts {

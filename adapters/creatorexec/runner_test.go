@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -274,7 +275,7 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 		require.NotContains(t, env, creatorexec.SecretEnv+"=inherited-stale-secret")
 		require.Contains(t, env, "EXTRA_SETTING=1")
 		require.Contains(t, env, "LLM_API_KEY=k")
-		require.Contains(t, env, "PATH="+os.Getenv("PATH"), "the service's environment is passed on")
+		require.Contains(t, env, "PATH="+os.Getenv("PATH"), "the allowlist is passed on")
 		for _, arg := range cli.argv(t) {
 			require.NotContains(t, arg, secret)
 		}
@@ -289,6 +290,64 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 			require.False(t, strings.HasPrefix(kv, creatorexec.SecretEnv+"="), kv)
 		}
 	})
+}
+
+// TestChildEnvironmentIsAnAllowlist: the child sees the allowlist, what
+// the policy passes on purpose and the secret — nothing of the service's own
+// configuration, even when a pass pattern would match it.
+func TestChildEnvironmentIsAnAllowlist(t *testing.T) {
+	service := map[string]string{
+		"DATABASE_URL":       "postgres://u:pw@db/contenthub",
+		"API_TOKENS":         "api-token-1,api-token-2",
+		"WEBHOOK_SECRET_KEY": "current-secret,rotated-out-secret",
+		"AWS_SECRET":         "not-named-so-not-passed",
+	}
+	for k, v := range service {
+		t.Setenv(k, v)
+	}
+	t.Setenv("LLM_API_KEY", "llm-key")
+	t.Setenv("TAVILY_API_KEY", "tavily-key")
+	t.Setenv("LC_ALL", "C.UTF-8")
+
+	cli := newFakeCLI(t, "exit 0")
+	r := newRunner(t, creatorexec.Config{Command: cli.path, Secret: "current-secret", EnvPolicy: creatorexec.EnvPolicy{
+		Pass: []string{"LLM_API_KEY", "TAVILY_*", "WEBHOOK_*", "API_*"},
+		Deny: []string{"DATABASE_URL", "API_TOKENS", "WEBHOOK_SECRET_KEY"},
+	}})
+	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+	require.NoError(t, err)
+
+	allowed := map[string]bool{"LLM_API_KEY": true, "TAVILY_API_KEY": true, creatorexec.SecretEnv: true}
+	got := map[string]string{}
+	for _, kv := range cli.env(t) {
+		name, value, _ := strings.Cut(kv, "=")
+		got[name] = value
+		if allowed[name] || name == "PWD" || name == "SHLVL" || name == "_" { // the last three: set by sh itself
+			continue
+		}
+		require.True(t, slices.ContainsFunc(creatorexec.BaseEnv, func(p string) bool {
+			prefix, wildcard := strings.CutSuffix(p, "*")
+			return name == p || wildcard && strings.HasPrefix(name, prefix)
+		}), "the child got %s, which is neither allowlisted nor passed on purpose", name)
+	}
+	require.Equal(t, "llm-key", got["LLM_API_KEY"])
+	require.Equal(t, "tavily-key", got["TAVILY_API_KEY"])
+	require.Equal(t, "current-secret", got[creatorexec.SecretEnv])
+	require.Equal(t, "C.UTF-8", got["LC_ALL"])
+	for name, value := range service {
+		require.NotContains(t, got, name)
+		for _, kv := range cli.env(t) {
+			require.NotContains(t, kv, value, "a service value leaked")
+			require.NotContains(t, kv, "rotated-out-secret")
+		}
+	}
+}
+
+func TestPassPatternsAreChecked(t *testing.T) {
+	for _, bad := range []string{"*", "", "A*B", "X=1"} {
+		_, err := creatorexec.New(creatorexec.Config{Command: "cc", EnvPolicy: creatorexec.EnvPolicy{Pass: []string{bad}}})
+		require.Error(t, err, "%q", bad)
+	}
 }
 
 func TestTimeoutKillsTheProcessGroup(t *testing.T) {
