@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"contenthub/adapters/metrics"
+	"contenthub/domain"
 	"contenthub/ports"
 )
 
@@ -38,7 +39,7 @@ func TestChildGetsNoServiceConfiguration(t *testing.T) {
 
 	r, err := NewRunner(cfg, metrics.Discard{}, zap.NewNop())
 	require.NoError(t, err)
-	_, err = r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-x-1", Topic: "t"})
+	_, err = r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-x-1", Brief: domain.Brief{Topic: "t"}})
 	require.NoError(t, err)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "env"))

@@ -11,6 +11,9 @@ type AttemptState string
 const (
 	AttemptOpen      AttemptState = "open"      // claimed, the CLI is being run
 	AttemptSubmitted AttemptState = "submitted" // content-creator accepted it
+	// AttemptUnconfirmed: the submission's outcome is unknown (a timeout, a
+	// dropped connection); content-creator may be running it.
+	AttemptUnconfirmed AttemptState = "unconfirmed"
 	AttemptRunning   AttemptState = "running"   // progress was reported
 	AttemptCompleted AttemptState = "completed"
 	AttemptFailed    AttemptState = "failed"

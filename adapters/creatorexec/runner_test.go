@@ -162,8 +162,8 @@ func TestSubmitArgv(t *testing.T) {
 		{
 			name: "every flag",
 			req: ports.SubmitRequest{
-				ExternalRef: "task-abc-2", Topic: `AI 写作 "quoted" $HOME`, Requirements: "line one\nline two",
-				Tone: "专业", Keywords: []string{"go", " rust ", ""},
+				ExternalRef: "task-abc-2", Brief: domain.Brief{Topic: `AI 写作 "quoted" $HOME`, Requirements: "line one\nline two",
+					Tone: "专业", Keywords: []string{"go", " rust ", ""}},
 				CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-abc?token=tok_123",
 			},
 			want: []string{"create", "--type", "content-creator", "--mode", "async",
@@ -173,7 +173,7 @@ func TestSubmitArgv(t *testing.T) {
 		},
 		{
 			name: "only the required flags",
-			req:  ports.SubmitRequest{ExternalRef: "task-abc-1", Topic: "边缘计算", Keywords: []string{" "}},
+			req:  ports.SubmitRequest{ExternalRef: "task-abc-1", Brief: domain.Brief{Topic: "边缘计算", Keywords: []string{" "}}},
 			want: []string{"create", "--type", "content-creator", "--mode", "async",
 				"--topic", "边缘计算", "--task-id", "task-abc-1"},
 		},
@@ -233,7 +233,7 @@ func TestSubmitUsesTheIDTheCLIReports(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRunner(t, creatorexec.Config{Command: newFakeCLI(t, tt.body).path})
-			res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-x-1", Topic: "t"})
+			res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-x-1", Brief: domain.Brief{Topic: "t"}})
 			require.NoError(t, err)
 			require.Equal(t, tt.want, res.ExternalRef)
 		})
@@ -245,7 +245,7 @@ func TestSubmitReportedFailureIsAnError(t *testing.T) {
 		cli := newFakeCLI(t, `cat "$FIXTURES/cli-create-failed.stdout"; cat "$FIXTURES/cli-create-failed.stderr" >&2; exit 0`)
 		r := newRunner(t, creatorexec.Config{Command: cli.path})
 
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "test-fail-001", Topic: "t"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "test-fail-001", Brief: domain.Brief{Topic: "t"}})
 		require.ErrorIs(t, err, creatorexec.ErrTaskFailed)
 		require.EqualError(t, err, "content-creator create: content-creator reported the task failed: Text quality check failed after 3 attempts")
 	})
@@ -254,7 +254,7 @@ func TestSubmitReportedFailureIsAnError(t *testing.T) {
 		cli := newFakeCLI(t, `echo '{"taskId":"x","status":"failed","error":{"message":"see http://cb?token=tok_123","type":"execution_error"}}'`)
 		r := newRunner(t, creatorexec.Config{Command: cli.path})
 
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "x", Topic: "t", CallbackURL: "http://cb?token=tok_123"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "x", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://cb?token=tok_123"})
 		require.ErrorIs(t, err, creatorexec.ErrTaskFailed)
 		require.EqualError(t, err, "content-creator create: content-creator reported the task failed: execution_error: see http://cb?token=REDACTED")
 	})
@@ -267,7 +267,7 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 	t.Run("secret set", func(t *testing.T) {
 		cli := newFakeCLI(t, "exit 0")
 		r := newRunner(t, creatorexec.Config{Command: cli.path, Secret: secret, Env: []string{"EXTRA_SETTING=1", "LLM_API_KEY=k"}})
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t", CallbackURL: "http://cb/x?token=tok"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://cb/x?token=tok"})
 		require.NoError(t, err)
 
 		env := cli.env(t)
@@ -284,7 +284,7 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 	t.Run("no secret: none inherited either", func(t *testing.T) {
 		cli := newFakeCLI(t, "exit 0")
 		r := newRunner(t, creatorexec.Config{Command: cli.path})
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 		require.NoError(t, err)
 		for _, kv := range cli.env(t) {
 			require.False(t, strings.HasPrefix(kv, creatorexec.SecretEnv+"="), kv)
@@ -314,7 +314,7 @@ func TestChildEnvironmentIsAnAllowlist(t *testing.T) {
 		Pass: []string{"LLM_API_KEY", "TAVILY_*", "WEBHOOK_*", "API_*"},
 		Deny: []string{"DATABASE_URL", "API_TOKENS", "WEBHOOK_SECRET_KEY"},
 	}})
-	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 	require.NoError(t, err)
 
 	allowed := map[string]bool{"LLM_API_KEY": true, "TAVILY_API_KEY": true, creatorexec.SecretEnv: true}
@@ -389,7 +389,7 @@ sleep 300`)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := r.Submit(ctx, ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+		_, err := r.Submit(ctx, ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 		errc <- err
 	}()
 	grandchild := filepath.Join(cli.dir, "grandchild")
@@ -422,7 +422,7 @@ echo $! > "$REC/worker"
 echo '{"taskId":"r-1","status":"submitted"}'`)
 	r := newRunner(t, creatorexec.Config{Command: cli.path, WaitDelay: 500 * time.Millisecond})
 
-	res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+	res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 	worker := cli.pid(t, "worker")
 	t.Cleanup(func() { _ = syscall.Kill(worker, syscall.SIGKILL) })
 	require.NoError(t, err)
@@ -444,7 +444,7 @@ func TestMissingBinary(t *testing.T) {
 	t.Run("name looked up in PATH", func(t *testing.T) {
 		r := newRunner(t, creatorexec.Config{Command: "no-such-content-creator-cli create"})
 
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t", CallbackURL: "http://cb?token=tok_123"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://cb?token=tok_123"})
 		require.ErrorIs(t, err, creatorexec.ErrNotStarted)
 		require.ErrorIs(t, err, exec.ErrNotFound)
 		require.ErrorContains(t, err, `CREATOR_CLI_PATH program "no-such-content-creator-cli"`)
@@ -466,7 +466,7 @@ exit 3`)
 	r := newRunner(t, creatorexec.Config{Command: cli.path, Secret: secret})
 
 	_, err := r.Submit(t.Context(), ports.SubmitRequest{
-		ExternalRef: "r-1", Topic: "t", CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-1?token=" + token,
+		ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-1?token=" + token,
 	})
 	require.ErrorIs(t, err, creatorexec.ErrExit)
 	var runErr *creatorexec.RunError
@@ -629,7 +629,7 @@ cancel) exit 4 ;;
 esac`)
 	r := newRunner(t, creatorexec.Config{Command: cli.path, ResultTimeout: 200 * time.Millisecond}, creatorexec.WithMetrics(metrics))
 
-	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 	require.NoError(t, err)
 	_, err = r.Status(t.Context(), "r-1")
 	require.Error(t, err)
