@@ -14,11 +14,11 @@ const (
 	// AttemptUnconfirmed: the submission's outcome is unknown (a timeout, a
 	// dropped connection); content-creator may be running it.
 	AttemptUnconfirmed AttemptState = "unconfirmed"
-	AttemptRunning   AttemptState = "running"   // progress was reported
-	AttemptCompleted AttemptState = "completed"
-	AttemptFailed    AttemptState = "failed"
-	AttemptTimedOut  AttemptState = "timeout"
-	AttemptCancelled AttemptState = "cancelled"
+	AttemptRunning     AttemptState = "running" // progress was reported
+	AttemptCompleted   AttemptState = "completed"
+	AttemptFailed      AttemptState = "failed"
+	AttemptTimedOut    AttemptState = "timeout"
+	AttemptCancelled   AttemptState = "cancelled"
 )
 
 // Attempt is one submission: its own callback token (stored hashed), its own

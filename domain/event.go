@@ -71,15 +71,15 @@ type Event struct {
 	Attempt int // the attempt it is about; 0 for operator events (the current attempt)
 	At      time.Time
 
-	Progress    ProgressReport // EventProgress
-	Error       TaskError      // EventFailed (EventDeadline gets a default)
+	Progress ProgressReport // EventProgress
+	Error    TaskError      // EventFailed (EventDeadline gets a default)
 	// Permanent marks a failure that would recur on every retry (content-creator
 	// refused the request itself): the task fails at once, attempts left or not.
-	Permanent bool // EventFailed
-	Result      Result         // EventCompleted
-	IDs         CompletionIDs  // EventCompleted
-	Open        Opening        // EventOpenAttempt
-	ExternalRef string         // EventSubmitted: the id the submit answer reported, if any
+	Permanent   bool          // EventFailed
+	Result      Result        // EventCompleted
+	IDs         CompletionIDs // EventCompleted
+	Open        Opening       // EventOpenAttempt
+	ExternalRef string        // EventSubmitted: the id the submit answer reported, if any
 	// Unconfirmed marks a submission whose outcome is unknown (it timed out or
 	// the connection dropped): content-creator may be running the attempt, so
 	// it stays open until a definite answer or its deadline.
