@@ -36,8 +36,10 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultSubmitTimeout = 30 * time.Second
-	DefaultStatusTimeout = 10 * time.Second
-	DefaultResultTimeout = 30 * time.Second
+	// Status and result pay the published CLI's start-up (2–11 s on a loaded
+	// machine) before they answer.
+	DefaultStatusTimeout = 30 * time.Second
+	DefaultResultTimeout = 60 * time.Second
 	DefaultCancelTimeout = 10 * time.Second
 	DefaultWaitDelay     = 2 * time.Second
 	DefaultOutputLimit   = 1 << 20
@@ -71,6 +73,9 @@ type Config struct {
 	// WaitDelay bounds how long a child that exited may leave its pipes open
 	// (held by a grandchild) before they are closed.
 	WaitDelay time.Duration
+	// RunTimeout bounds a supervised run (Supervisor only): the attempt's
+	// deadline, TASK_TIMEOUT, with a margin.
+	RunTimeout time.Duration
 }
 
 // Option configures a Runner beyond Config.
@@ -174,7 +179,12 @@ func (r *Runner) Submit(ctx context.Context, req ports.SubmitRequest) (res ports
 	red := newRedactor(r.cfg.Secret, req.CallbackURL)
 	out, err := r.run(ctx, "create", r.cfg.SubmitTimeout, createArgs(req), red)
 	if err != nil {
-		return ports.SubmitResult{}, err
+		return ports.SubmitResult{}, submitError(err, out)
+	}
+	if queuedForWorker(out.stdout) {
+		return ports.SubmitResult{}, fmt.Errorf("content-creator create: %w: it queued the task for a separate "+
+			"worker process (the published CLI's async mode), which drops the callback URL and the task id; "+
+			"run it with CREATOR_PROFILE=cli", ports.ErrSubmitRefused)
 	}
 	ans := parseCreate(out.stdout)
 	if ans.failed {
@@ -187,6 +197,20 @@ func (r *Runner) Submit(ctx context.Context, req ports.SubmitRequest) (res ports
 		ans.ref = req.ExternalRef
 	}
 	return ports.SubmitResult{ExternalRef: ans.ref}, nil
+}
+
+// submitError tells the dispatcher what a failed create means: a create that
+// was killed may already have started the job (the outcome is unknown, so
+// the attempt stays open); a usage error will recur on every retry; anything
+// else is a plain failure a retry may cure.
+func submitError(err error, out output) error {
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w; %w", err, ports.ErrSubmitOutcomeUnknown)
+	case errors.Is(err, ErrExit) && refusesUsage(out):
+		return fmt.Errorf("%w; %w", err, ports.ErrSubmitRefused)
+	}
+	return err
 }
 
 // createArgs is create's argv after CREATOR_CLI_PATH; optional flags only when

@@ -637,3 +637,41 @@ esac`)
 	require.Error(t, err)
 	require.Error(t, r.Cancel(t.Context(), "r-1"))
 }
+
+// TestSubmitErrorsSayWhatTheyMean: a create that was killed may have started
+// the job (unknown), a usage error recurs (refused), the published CLI's
+// async queue is refused with the way out, anything else may be retried.
+func TestSubmitErrorsSayWhatTheyMean(t *testing.T) {
+	submit := func(t *testing.T, body string, cfg creatorexec.Config) error {
+		cli := newFakeCLI(t, body)
+		cfg.Command = cli.path
+		_, err := newRunner(t, cfg).Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-s-1", Brief: domain.Brief{Topic: "t"}})
+		return err
+	}
+	t.Run("timed out after starting the job", func(t *testing.T) {
+		err := submit(t, `echo '{"taskId":"task-s-1","status":"pending"}'; sleep 300`, creatorexec.Config{SubmitTimeout: 300 * time.Millisecond})
+		require.ErrorIs(t, err, ports.ErrSubmitOutcomeUnknown)
+		require.ErrorIs(t, err, creatorexec.ErrTimeout)
+		require.NotErrorIs(t, err, ports.ErrSubmitRefused)
+	})
+	t.Run("usage error of the published CLI", func(t *testing.T) {
+		err := submit(t, `printf '❌ 参数错误:\n  • 缺少必需参数: requirements\n' >&2; exit 1`, creatorexec.Config{})
+		require.ErrorIs(t, err, ports.ErrSubmitRefused)
+		require.Contains(t, err.Error(), "缺少必需参数: requirements")
+	})
+	t.Run("usage error of commander", func(t *testing.T) {
+		err := submit(t, `echo "error: unknown option '--frobnicate'" >&2; exit 1`, creatorexec.Config{})
+		require.ErrorIs(t, err, ports.ErrSubmitRefused)
+	})
+	t.Run("the published CLI's async queue", func(t *testing.T) {
+		err := submit(t, `cat "$FIXTURES/cli-create-async.stdout"`, creatorexec.Config{})
+		require.ErrorIs(t, err, ports.ErrSubmitRefused)
+		require.Contains(t, err.Error(), "CREATOR_PROFILE=cli")
+	})
+	t.Run("a failure that may pass", func(t *testing.T) {
+		err := submit(t, `echo "❌ 错误: 创建任务失败: database is locked" >&2; exit 1`, creatorexec.Config{})
+		require.ErrorIs(t, err, creatorexec.ErrExit)
+		require.NotErrorIs(t, err, ports.ErrSubmitRefused)
+		require.NotErrorIs(t, err, ports.ErrSubmitOutcomeUnknown)
+	})
+}
