@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -33,9 +34,17 @@ type Config struct {
 	WebhookTimeout          time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 	WebhookMaxBodyBytes     int64         `env:"WEBHOOK_MAX_BODY_BYTES" envDefault:"5242880"`
 
+	// CreatorProfile says how content-creator is driven: contract (the CLI
+	// contract of SERVICE.md §6, the simulator), cli (the published CLI's
+	// synchronous run, supervised) or api (its HTTP server).
+	CreatorProfile        string        `env:"CREATOR_PROFILE" envDefault:"contract"`
 	CreatorCLIPath        string        `env:"CREATOR_CLI_PATH"`
+	CreatorWorkdir        string        `env:"CREATOR_WORKDIR"`
+	CreatorAPIBaseURL     string        `env:"CREATOR_API_BASE_URL"`
 	CreatorMaxConcurrency int           `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
 	CreatorSubmitTimeout  time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
+	CreatorStatusTimeout  time.Duration `env:"CREATOR_STATUS_TIMEOUT" envDefault:"30s"`
+	CreatorResultTimeout  time.Duration `env:"CREATOR_RESULT_TIMEOUT" envDefault:"60s"`
 	// CreatorEnvPass names the variables of the service's environment that
 	// content-creator gets besides the allowlist (creatorexec.BaseEnv).
 	CreatorEnvPass []string `env:"CREATOR_ENV_PASS" envSeparator:","`
@@ -122,6 +131,37 @@ func configParseError(err error) error {
 	return fmt.Errorf("invalid configuration: %w", err)
 }
 
+// Creator profiles (CREATOR_PROFILE).
+const (
+	ProfileContract = "contract"
+	ProfileCLI      = "cli"
+	ProfileAPI      = "api"
+)
+
+func (c *Config) validateCreator() error {
+	switch c.CreatorProfile {
+	case ProfileContract:
+	case ProfileCLI:
+		if strings.TrimSpace(c.CreatorCLIPath) == "" {
+			return &ConfigError{"CREATOR_CLI_PATH", "CREATOR_PROFILE=cli runs the published content-creator: set its command line, " +
+				"e.g. CREATOR_CLI_PATH='node --import tsx src/presentation/cli/index.ts' with CREATOR_WORKDIR=its directory"}
+		}
+	case ProfileAPI:
+		u, err := url.Parse(c.CreatorAPIBaseURL)
+		if c.CreatorAPIBaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &ConfigError{"CREATOR_API_BASE_URL", "CREATOR_PROFILE=api needs the address of content-creator's API server, e.g. http://127.0.0.1:3000"}
+		}
+	default:
+		return &ConfigError{"CREATOR_PROFILE", "want contract, cli or api"}
+	}
+	if c.CreatorWorkdir != "" {
+		if info, err := os.Stat(c.CreatorWorkdir); err != nil || !info.IsDir() {
+			return &ConfigError{"CREATOR_WORKDIR", "not a directory: " + c.CreatorWorkdir}
+		}
+	}
+	return nil
+}
+
 // ServiceVariables are the names of every variable the service reads: none
 // of them is ever handed to a content-creator child.
 func ServiceVariables() []string {
@@ -177,7 +217,8 @@ func (c *Config) validate() error {
 		d    time.Duration
 	}{
 		{"WEBHOOK_TOLERANCE", c.WebhookTolerance}, {"WEBHOOK_TIMEOUT", c.WebhookTimeout},
-		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"POLL_INTERVAL", c.PollInterval},
+		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"CREATOR_STATUS_TIMEOUT", c.CreatorStatusTimeout},
+		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
 	}
 	for _, p := range positive {
@@ -187,6 +228,9 @@ func (c *Config) validate() error {
 	}
 	if c.WebhookMaxBodyBytes <= 0 {
 		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be a positive number of bytes"}
+	}
+	if err := c.validateCreator(); err != nil {
+		return err
 	}
 	for _, p := range c.CreatorEnvPass {
 		if err := creatorexec.CheckPattern(p); err != nil {
