@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,7 +18,7 @@ import (
 type DispatcherConfig struct {
 	Owner           string        // this replica's lease owner name
 	Lease           time.Duration // how long a claim holds before another replica may recover it
-	Concurrency     int           // CREATOR_MAX_CONCURRENCY: submissions in flight
+	Concurrency     int           // CREATOR_MAX_CONCURRENCY: submissions (and supervised runs) in flight
 	Sweep           time.Duration // periodic look for due tasks (other replicas' inserts, backoffs)
 	CallbackBaseURL string        // WEBHOOK_CALLBACK_BASE_URL, no trailing slash
 	Callbacks       bool          // WEBHOOK_ENABLED: hand content-creator a callback URL
@@ -32,6 +33,7 @@ type Dispatcher struct {
 	cfg     DispatcherConfig
 	slots   chan struct{}
 	wg      sync.WaitGroup
+	backlog atomic.Bool // a sweep found no free slot: tasks may be waiting
 }
 
 // NewDispatcher builds a dispatcher; Run drives it.
@@ -48,9 +50,11 @@ func NewDispatcher(deps Deps, creator ports.ContentCreator, wakeup *Wakeup, cfg 
 	return &Dispatcher{deps: deps, creator: creator, wakeup: wakeup, cfg: cfg, slots: make(chan struct{}, cfg.Concurrency)}
 }
 
-// Run dispatches until ctx ends, woken by local inserts and a periodic sweep.
-// It returns after in-flight submissions finished: a CLI half-run would leave
-// an attempt the reconciler has to sort out.
+// Run dispatches until ctx ends, woken by local inserts, by a submission
+// slot that frees up while tasks were left waiting, and by a periodic sweep.
+// It returns after in-flight submissions finished (a CLI half-run would leave
+// an attempt the reconciler has to sort out); runs that outlive their
+// submission (a supervised child) are not waited for.
 func (d *Dispatcher) Run(ctx context.Context) {
 	defer d.wg.Wait()
 	ticker := time.NewTicker(d.cfg.Sweep)
@@ -75,6 +79,8 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 	for {
 		free := cap(d.slots) - len(d.slots)
 		if free == 0 {
+			// Tasks may be waiting: the next slot to free up looks again.
+			d.backlog.Store(true)
 			return claimed, nil
 		}
 		tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, free)
@@ -85,9 +91,16 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 			d.slots <- struct{}{}
 			d.wg.Add(1)
 			go func(t *domain.Task) {
-				defer func() { <-d.slots; d.wg.Done() }()
+				defer d.release()
 				// Detached from shutdown: a started submission is finished.
-				d.submit(context.WithoutCancel(ctx), t)
+				running := d.submit(context.WithoutCancel(ctx), t)
+				// A supervised run keeps its slot until it ends; shutdown
+				// leaves it running (the next replica's reconciler reads
+				// its outcome).
+				select {
+				case <-running:
+				case <-ctx.Done():
+				}
 			}(t)
 		}
 		claimed += len(tasks)
@@ -97,10 +110,23 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 	}
 }
 
+// release frees a submission slot and, when tasks were left waiting for one,
+// wakes the loop so the next one goes at once rather than at the next sweep.
+func (d *Dispatcher) release() {
+	<-d.slots
+	d.wg.Done()
+	if d.backlog.CompareAndSwap(true, false) {
+		d.wakeup.Notify()
+	}
+}
+
 // Wait blocks until every submission started so far has finished.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) {
+// submit opens the claimed task's attempt, hands it to content-creator and
+// records the answer. It returns a channel closed when the run it started
+// has ended (closed at once unless the run is supervised here).
+func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) <-chan struct{} {
 	log := d.deps.Log.With(zap.String("task_id", claimed.ID()), zap.Int("attempt", claimed.Attempt()))
 	token := d.deps.IDs.NewToken()
 	callbackURL := d.cfg.CallbackBaseURL + "/api/v1/content/callback/" + url.PathEscape(claimed.ID())
@@ -132,12 +158,11 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) {
 		if !errors.Is(err, errLeaseLost) && !errors.Is(err, domain.ErrConflict) {
 			log.Warn("open attempt", zap.Error(err))
 		}
-		return
+		return closed
 	}
 
 	req := ports.SubmitRequest{
-		ExternalRef: opening.ExternalRef, Topic: task.Topic(), Requirements: task.Requirements(),
-		Tone: task.Tone(), Keywords: task.Keywords(),
+		TaskID: task.ID(), Attempt: task.Attempt(), ExternalRef: opening.ExternalRef, Brief: task.Brief(),
 	}
 	if d.cfg.Callbacks {
 		req.CallbackURL = callbackURL
@@ -146,17 +171,47 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) {
 		}
 	}
 	result, submitErr := d.creator.Submit(ctx, req)
-	ev := domain.Event{Kind: domain.EventSubmitted, Source: domain.SourceDispatcher, Attempt: task.Attempt(),
-		At: d.deps.now(), ExternalRef: result.ExternalRef}
+	ev := submissionEvent(task.Attempt(), d.deps.now(), result, submitErr)
 	if submitErr != nil {
-		log.Warn("submit to content-creator", zap.Error(submitErr))
-		ev.Kind, ev.Error = domain.EventFailed, domain.TaskError{
-			Code: "SUBMIT_FAILED", Type: "submit_error", Message: submitErr.Error(),
-		}
+		log.Warn("submit to content-creator", zap.Bool("attempt_kept_open", ev.Unconfirmed),
+			zap.Bool("permanent", ev.Permanent), zap.Error(submitErr))
 	}
 	if _, _, err := d.deps.applyEvent(ctx, task.ID(), ev, nil); err != nil {
 		log.Warn("record submission", zap.String("event", string(ev.Kind)), zap.Error(err))
 	}
+	if result.Running == nil {
+		return closed
+	}
+	return result.Running
 }
+
+// submissionEvent turns content-creator's answer into the attempt's event:
+// accepted, or accepted as far as anyone can tell (the outcome is unknown:
+// the attempt stays open, its callbacks count and the reconciler asks), or
+// refused for good, or failed in a way a retry may cure.
+func submissionEvent(attempt int, at time.Time, res ports.SubmitResult, err error) domain.Event {
+	ev := domain.Event{Kind: domain.EventSubmitted, Source: domain.SourceDispatcher, Attempt: attempt, At: at,
+		ExternalRef: res.ExternalRef}
+	switch {
+	case err == nil:
+	case errors.Is(err, ports.ErrSubmitOutcomeUnknown):
+		ev.Unconfirmed = true
+	case errors.Is(err, ports.ErrSubmitRefused):
+		ev.Kind, ev.Permanent = domain.EventFailed, true
+		ev.Error = domain.TaskError{Code: "SUBMIT_REFUSED", Type: "submit_refused", Message: err.Error()}
+	default:
+		ev.Kind = domain.EventFailed
+		ev.Error = domain.TaskError{Code: "SUBMIT_FAILED", Type: "submit_error", Message: err.Error()}
+	}
+	return ev
+}
+
+// closed is a channel that is already closed: a run that ended with its
+// submission.
+var closed = func() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 var errLeaseLost = errors.New("lease lost")

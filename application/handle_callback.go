@@ -162,6 +162,9 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		res.Disposition = CallbackInvalidResult
 	case out.Changed:
 		res.Disposition = CallbackApplied
+	case out.Duplicate:
+		// Another source (the process exit, a poll) told this outcome first.
+		res.Disposition, res.Reason = CallbackDuplicate, out.Reason
 	default:
 		res.Disposition, res.Reason = CallbackIgnored, out.Reason
 	}

@@ -128,6 +128,9 @@ const (
 	verdictRecovered
 )
 
+// reconcile looks at one task the pass selected at now. Each event it makes
+// carries the time its answer arrived, not the pass's start: a status query
+// may take seconds of content-creator's start-up.
 func (r *Reconciler) reconcile(ctx context.Context, t *domain.Task, now time.Time) verdict {
 	log := r.deps.Log.With(zap.String("task_id", t.ID()), zap.Int("attempt", t.Attempt()))
 	base := domain.Event{Source: domain.SourcePoll, Attempt: t.Attempt(), At: now}
@@ -153,7 +156,7 @@ func (r *Reconciler) reconcile(ctx context.Context, t *domain.Task, now time.Tim
 	case ev.Kind != "":
 	case pastDeadline:
 		ev = base
-		ev.Kind = domain.EventDeadline
+		ev.Kind, ev.At = domain.EventDeadline, r.deps.now()
 	case !known:
 		return verdictUnknown
 	default:
@@ -173,6 +176,7 @@ func (r *Reconciler) reconcile(ctx context.Context, t *domain.Task, now time.Tim
 func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, base domain.Event) (ev domain.Event, known bool) {
 	ref := t.ExternalRef()
 	st, err := r.creator.Status(ctx, ref)
+	base.At = r.deps.now()
 	switch {
 	case errors.Is(err, ports.ErrCreatorUnknownTask):
 		ev = base
@@ -193,6 +197,7 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 			log.Warn("fetch content-creator result", zap.Error(err))
 			return ev, false
 		}
+		base.At = r.deps.now()
 		ev = base
 		ev.Kind, ev.Result = domain.EventCompleted, result
 		ev.IDs = domain.CompletionIDs{ContentID: r.deps.IDs.NewID("content"), PoolEntryID: r.deps.IDs.NewID("pool")}
@@ -216,5 +221,18 @@ func (r *Reconciler) apply(ctx context.Context, log *zap.Logger, taskID string, 
 		log.Warn("apply polled event", zap.String("event", string(ev.Kind)), zap.Error(err))
 		return false
 	}
+	stopAbandoned(ctx, r.creator, log, out)
 	return out.Changed
+}
+
+// stopAbandoned asks content-creator to stop an attempt the task gave up on
+// (cancelled, timed out), so no orphan work runs. Best effort: the task has
+// moved on whatever content-creator does, and a late answer is ignored.
+func stopAbandoned(ctx context.Context, creator ports.ContentCreator, log *zap.Logger, out domain.Outcome) {
+	if out.StopRef == "" {
+		return
+	}
+	if err := creator.Cancel(ctx, out.StopRef); err != nil {
+		log.Warn("ask content-creator to stop an abandoned attempt", zap.String("external_ref", out.StopRef), zap.Error(err))
+	}
 }

@@ -295,3 +295,57 @@ func TestReconcilerQueriesDoNotGrowWithRunningTasks(t *testing.T) {
 	require.Equal(t, perPass[10], perPass[1000], "a pass's database work must not grow with the number of running tasks")
 	require.LessOrEqual(t, perPass[10], int64(4))
 }
+
+// slowCreator takes its time answering, as the published CLI does (seconds of
+// start-up per command), moving the clock on while it does.
+type slowCreator struct {
+	scriptedCreator
+	clock   *settableClock
+	took    time.Duration
+	stopped []string
+}
+
+func (c *slowCreator) Status(ctx context.Context, ref string) (ports.CreatorStatus, error) {
+	c.clock.Set(c.clock.Now().Add(c.took))
+	return c.scriptedCreator.Status(ctx, ref)
+}
+
+func (c *slowCreator) Result(ctx context.Context, ref string) (domain.Result, error) {
+	c.clock.Set(c.clock.Now().Add(c.took))
+	return c.scriptedCreator.Result(ctx, ref)
+}
+
+func (c *slowCreator) Cancel(_ context.Context, ref string) error {
+	c.stopped = append(c.stopped, ref)
+	return nil
+}
+
+func TestReconcilerStampsEventsWithTheTimeOfTheAnswer(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	store := sqlstoretest.NewSQLite(t)
+	ctx := context.Background()
+	id := seedSubmitted(t, store, 1, t0, 1)[0]
+	pass := t0.Add(grace + time.Second)
+	clock := newSettableClock(pass)
+	creator := &slowCreator{clock: clock, took: 23 * time.Second, scriptedCreator: scriptedCreator{
+		status: map[string]ports.CreatorStatus{id + "-1": {Phase: ports.PhaseCompleted, Raw: "completed"}},
+		result: domain.Result{Content: "# 迟到的答案\n\n正文。"},
+	}}
+	_, err := reconcilerFor(store, clock, creator, 10).ReconcileOnce(ctx)
+	require.NoError(t, err)
+	task, err := store.GetTask(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, domain.StatusCompleted, task.Status())
+	require.Equal(t, pass.Add(46*time.Second), task.CompletedAt(), "status and result took 23 s each")
+}
+
+func TestReconcilerStopsTimedOutAttempts(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	store := sqlstoretest.NewSQLite(t)
+	id := seedSubmitted(t, store, 1, t0, 1)[0]
+	clock := newSettableClock(t0.Add(taskTimeout + time.Second))
+	creator := &slowCreator{clock: clock}
+	_, err := reconcilerFor(store, clock, creator, 10).ReconcileOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{id + "-1"}, creator.stopped, "content-creator is asked to stop the abandoned attempt")
+}

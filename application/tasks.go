@@ -118,13 +118,7 @@ func (u *Tasks) Cancel(ctx context.Context, id string) (*domain.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	if out.StopRef != "" {
-		// Best effort: the task is cancelled whatever content-creator does,
-		// and a late result for it is ignored by the transition table.
-		if err := u.creator.Cancel(ctx, out.StopRef); err != nil {
-			u.deps.Log.Warn("ask content-creator to cancel", zap.String("task_id", id), zap.Error(err))
-		}
-	}
+	stopAbandoned(ctx, u.creator, u.deps.Log.With(zap.String("task_id", id)), out)
 	return t, nil
 }
 

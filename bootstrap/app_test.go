@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
+
+	"contenthub/ports"
 )
 
 // fakeCLI writes an executable that stands in for content-creator: the
@@ -39,6 +41,24 @@ func TestAppGraphIsValidForEveryRole(t *testing.T) {
 	for _, role := range []Role{RoleAll, RoleAPI, RoleWorker} {
 		t.Run(string(role), func(t *testing.T) {
 			require.NoError(t, fx.ValidateApp(App(testConfig(t), role)))
+		})
+	}
+}
+
+func TestAppGraphIsValidForEveryProfile(t *testing.T) {
+	for profile, extra := range map[string][]string{
+		ProfileContract: nil,
+		ProfileCLI:      {"CREATOR_PROFILE=cli"},
+		ProfileAPI:      {"CREATOR_PROFILE=api", "CREATOR_API_BASE_URL=http://127.0.0.1:3000"},
+	} {
+		t.Run(profile, func(t *testing.T) {
+			cfg := testConfig(t, append(extra, "CREATOR_WORKDIR="+t.TempDir())...)
+			require.NoError(t, fx.ValidateApp(App(cfg, RoleAll)))
+			var creator ports.ContentCreator
+			app := fxtest.New(t, App(cfg, RoleWorker), fx.Populate(&creator))
+			app.RequireStart()
+			app.RequireStop()
+			require.NotNil(t, creator)
 		})
 	}
 }

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"contenthub/adapters/creatorexec"
 )
 
 // Config is the whole configuration, read from the environment (§8).
@@ -31,9 +34,20 @@ type Config struct {
 	WebhookTimeout          time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 	WebhookMaxBodyBytes     int64         `env:"WEBHOOK_MAX_BODY_BYTES" envDefault:"5242880"`
 
+	// CreatorProfile says how content-creator is driven: contract (the CLI
+	// contract of SERVICE.md §6, the simulator), cli (the published CLI's
+	// synchronous run, supervised) or api (its HTTP server).
+	CreatorProfile        string        `env:"CREATOR_PROFILE" envDefault:"contract"`
 	CreatorCLIPath        string        `env:"CREATOR_CLI_PATH"`
+	CreatorWorkdir        string        `env:"CREATOR_WORKDIR"`
+	CreatorAPIBaseURL     string        `env:"CREATOR_API_BASE_URL"`
 	CreatorMaxConcurrency int           `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
 	CreatorSubmitTimeout  time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
+	CreatorStatusTimeout  time.Duration `env:"CREATOR_STATUS_TIMEOUT" envDefault:"30s"`
+	CreatorResultTimeout  time.Duration `env:"CREATOR_RESULT_TIMEOUT" envDefault:"60s"`
+	// CreatorEnvPass names the variables of the service's environment that
+	// content-creator gets besides the allowlist (creatorexec.BaseEnv).
+	CreatorEnvPass []string `env:"CREATOR_ENV_PASS" envSeparator:","`
 
 	PollInterval  time.Duration `env:"POLL_INTERVAL" envDefault:"30s"`
 	CallbackGrace time.Duration `env:"CALLBACK_GRACE" envDefault:"30s"`
@@ -95,6 +109,11 @@ func LoadConfig(environ []string) (Config, error) {
 	}
 	cfg.APITokens = nonEmpty(cfg.APITokens)
 	cfg.WebhookSecretKeys = nonEmpty(cfg.WebhookSecretKeys)
+	if _, set := vars["CREATOR_ENV_PASS"]; set {
+		// Set but empty means "nothing": keep it non-nil so the runner's
+		// default (the simulator's knobs) does not apply.
+		cfg.CreatorEnvPass = append([]string{}, nonEmpty(cfg.CreatorEnvPass)...)
+	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
@@ -151,6 +170,59 @@ func configParseError(err error) error {
 	return fmt.Errorf("invalid configuration: %w", err)
 }
 
+// Creator profiles (CREATOR_PROFILE).
+const (
+	ProfileContract = "contract"
+	ProfileCLI      = "cli"
+	ProfileAPI      = "api"
+)
+
+func (c *Config) validateCreator() error {
+	switch c.CreatorProfile {
+	case ProfileContract:
+	case ProfileCLI:
+		if strings.TrimSpace(c.CreatorCLIPath) == "" {
+			return &ConfigError{"CREATOR_CLI_PATH", "CREATOR_PROFILE=cli runs the published content-creator: set its command line, " +
+				"e.g. CREATOR_CLI_PATH='node --import tsx src/presentation/cli/index.ts' with CREATOR_WORKDIR=its directory"}
+		}
+	case ProfileAPI:
+		u, err := url.Parse(c.CreatorAPIBaseURL)
+		if c.CreatorAPIBaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &ConfigError{"CREATOR_API_BASE_URL", "CREATOR_PROFILE=api needs the address of content-creator's API server, e.g. http://127.0.0.1:3000"}
+		}
+	default:
+		return &ConfigError{"CREATOR_PROFILE", "want contract, cli or api"}
+	}
+	if c.CreatorWorkdir != "" {
+		if info, err := os.Stat(c.CreatorWorkdir); err != nil || !info.IsDir() {
+			return &ConfigError{"CREATOR_WORKDIR", "not a directory: " + c.CreatorWorkdir}
+		}
+	}
+	return nil
+}
+
+// ServiceVariables are the names of every variable the service reads: none
+// of them is ever handed to a content-creator child.
+func ServiceVariables() []string {
+	var names []string
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("env"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func isServiceVariable(name string) bool {
+	for _, v := range ServiceVariables() {
+		if v == name {
+			return true
+		}
+	}
+	return false
+}
+
 func nonEmpty(in []string) []string {
 	var out []string
 	for _, s := range in {
@@ -184,7 +256,8 @@ func (c *Config) validate() error {
 		d    time.Duration
 	}{
 		{"WEBHOOK_TOLERANCE", c.WebhookTolerance}, {"WEBHOOK_TIMEOUT", c.WebhookTimeout},
-		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"POLL_INTERVAL", c.PollInterval},
+		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"CREATOR_STATUS_TIMEOUT", c.CreatorStatusTimeout},
+		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
 		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
 		{"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
@@ -196,6 +269,17 @@ func (c *Config) validate() error {
 	}
 	if c.WebhookMaxBodyBytes <= 0 {
 		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be a positive number of bytes"}
+	}
+	if err := c.validateCreator(); err != nil {
+		return err
+	}
+	for _, p := range c.CreatorEnvPass {
+		if err := creatorexec.CheckPattern(p); err != nil {
+			return &ConfigError{"CREATOR_ENV_PASS", err.Error()}
+		}
+		if name := strings.TrimSuffix(p, "*"); !strings.HasSuffix(p, "*") && isServiceVariable(name) {
+			return &ConfigError{"CREATOR_ENV_PASS", fmt.Sprintf("%s is the service's own configuration and is never handed to content-creator", name)}
+		}
 	}
 	if c.CreatorMaxConcurrency <= 0 {
 		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}

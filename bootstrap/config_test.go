@@ -61,6 +61,12 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"WEBHOOK_REQUIRE_SIGNATURE": {"WEBHOOK_REQUIRE_SIGNATURE=true"},
 		"LOG_LEVEL":                 {"LOG_LEVEL=loud"},
 		"LOG_FORMAT":                {"LOG_FORMAT=xml"},
+		"CREATOR_ENV_PASS":          {"CREATOR_ENV_PASS=LLM_API_KEY,DATABASE_URL"},
+		"CREATOR_PROFILE":           {"CREATOR_PROFILE=sync"},
+		"CREATOR_CLI_PATH":          {"CREATOR_PROFILE=cli"},
+		"CREATOR_API_BASE_URL":      {"CREATOR_PROFILE=api", "CREATOR_API_BASE_URL=localhost:3000"},
+		"CREATOR_WORKDIR":           {"CREATOR_WORKDIR=/nonexistent/creator"},
+		"CREATOR_STATUS_TIMEOUT":    {"CREATOR_STATUS_TIMEOUT=0"},
 	}
 	for variable, environ := range cases {
 		t.Run(variable, func(t *testing.T) {

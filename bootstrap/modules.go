@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"contenthub/adapters/clock"
+	"contenthub/adapters/creatorapi"
 	"contenthub/adapters/creatorexec"
 	"contenthub/adapters/events"
 	"contenthub/adapters/httpapi"
@@ -149,6 +150,8 @@ var CoreModule = fx.Module("core",
 		func(v *signature.Verifier) ports.CallbackVerifier { return v },
 		application.NewTasks,
 		application.NewCallbacks,
+		application.NewRuns,
+		func(r *application.Runs) ports.RunObserver { return r },
 	),
 )
 
@@ -237,22 +240,69 @@ func NewVerifier(cfg Config, log *zap.Logger) (*signature.Verifier, error) {
 	return v, nil
 }
 
-// CreatorModule provides the exec runner as the content-creator port.
+// CreatorModule provides the content-creator port for CREATOR_PROFILE.
 var CreatorModule = fx.Module("creator",
-	fx.Provide(
-		NewRunner,
-		func(r *creatorexec.Runner) ports.ContentCreator { return r },
-	),
+	fx.Provide(NewCreator),
 )
 
-// NewRunner builds the exec runner. Without CREATOR_CLI_PATH it runs the
-// bundled simulator from beside this binary or from PATH.
+// NewCreator builds the content-creator adapter of the configured profile:
+// contract (the exec runner of SERVICE.md §6; the bundled simulator by
+// default), cli (the published CLI's synchronous run, supervised) or api (its
+// HTTP server). Supervised runs report how they end to observer.
+func NewCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *zap.Logger) (ports.ContentCreator, error) {
+	switch cfg.CreatorProfile {
+	case ProfileCLI:
+		ec, err := execConfig(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		s, err := creatorexec.NewSupervisor(ec, observer, creatorexec.WithMetrics(m), creatorexec.WithLogger(log))
+		if err != nil {
+			return nil, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
+		}
+		return s, nil
+	case ProfileAPI:
+		c, err := creatorapi.New(creatorapi.Config{
+			BaseURL: cfg.CreatorAPIBaseURL, RunTimeout: runTimeout(cfg),
+			StatusTimeout: cfg.CreatorStatusTimeout, ResultTimeout: cfg.CreatorResultTimeout,
+		}, observer, creatorapi.WithMetrics(m), creatorapi.WithLogger(log))
+		if err != nil {
+			return nil, &ConfigError{Variable: "CREATOR_API_BASE_URL", Problem: err.Error()}
+		}
+		return c, nil
+	}
+	return NewRunner(cfg, m, log)
+}
+
+// runTimeout bounds a supervised run: past the attempt's deadline, with room
+// for the reconciler to time it out first.
+func runTimeout(cfg Config) time.Duration {
+	return cfg.TaskTimeout + 2*cfg.PollInterval + time.Minute
+}
+
+// NewRunner builds the contract profile's exec runner. Without
+// CREATOR_CLI_PATH it runs the bundled simulator from beside this binary or
+// from PATH.
 func NewRunner(cfg Config, m ports.Metrics, log *zap.Logger) (*creatorexec.Runner, error) {
+	ec, err := execConfig(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	r, err := creatorexec.New(ec, creatorexec.WithMetrics(m), creatorexec.WithLogger(log))
+	if err != nil {
+		return nil, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
+	}
+	return r, nil
+}
+
+// execConfig is how the CLI profiles run content-creator: its command line,
+// working directory, timeouts and the child's environment.
+func execConfig(cfg Config, log *zap.Logger) (creatorexec.Config, error) {
 	command := cfg.CreatorCLIPath
 	if command == "" {
 		sim, err := findSimulator()
 		if err != nil {
-			return nil, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
+			return creatorexec.Config{}, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
 		}
 		// CREATOR_CLI_PATH is split into words like a shell would: quote the path.
 		command = "'" + strings.ReplaceAll(sim, "'", `'\''`) + "'"
@@ -262,13 +312,12 @@ func NewRunner(cfg Config, m ports.Metrics, log *zap.Logger) (*creatorexec.Runne
 	if len(cfg.WebhookSecretKeys) > 0 {
 		secret = cfg.WebhookSecretKeys[0]
 	}
-	r, err := creatorexec.New(creatorexec.Config{
-		Command: command, SubmitTimeout: cfg.CreatorSubmitTimeout, Secret: secret,
-	}, creatorexec.WithMetrics(m), creatorexec.WithLogger(log))
-	if err != nil {
-		return nil, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
-	}
-	return r, nil
+	return creatorexec.Config{
+		Command: command, Dir: cfg.CreatorWorkdir, Secret: secret,
+		SubmitTimeout: cfg.CreatorSubmitTimeout, StatusTimeout: cfg.CreatorStatusTimeout,
+		ResultTimeout: cfg.CreatorResultTimeout, RunTimeout: runTimeout(cfg),
+		EnvPolicy: creatorexec.EnvPolicy{Pass: cfg.CreatorEnvPass, Deny: ServiceVariables()},
+	}, nil
 }
 
 func findSimulator() (string, error) {

@@ -11,11 +11,14 @@ type AttemptState string
 const (
 	AttemptOpen      AttemptState = "open"      // claimed, the CLI is being run
 	AttemptSubmitted AttemptState = "submitted" // content-creator accepted it
-	AttemptRunning   AttemptState = "running"   // progress was reported
-	AttemptCompleted AttemptState = "completed"
-	AttemptFailed    AttemptState = "failed"
-	AttemptTimedOut  AttemptState = "timeout"
-	AttemptCancelled AttemptState = "cancelled"
+	// AttemptUnconfirmed: the submission's outcome is unknown (a timeout, a
+	// dropped connection); content-creator may be running it.
+	AttemptUnconfirmed AttemptState = "unconfirmed"
+	AttemptRunning     AttemptState = "running" // progress was reported
+	AttemptCompleted   AttemptState = "completed"
+	AttemptFailed      AttemptState = "failed"
+	AttemptTimedOut    AttemptState = "timeout"
+	AttemptCancelled   AttemptState = "cancelled"
 )
 
 // Attempt is one submission: its own callback token (stored hashed), its own

@@ -34,6 +34,13 @@ const (
 	SourceDispatcher Source = "dispatcher"
 	SourceRecovery   Source = "recovery"
 	SourceAPI        Source = "api"
+	// SourceProcessExit is a supervised content-creator child that exited:
+	// its output is the outcome (the published CLI never delivers its
+	// callback in sync mode).
+	SourceProcessExit Source = "process_exit"
+	// SourceCreatorAnswer is content-creator's HTTP API answering a
+	// submission it ran to the end.
+	SourceCreatorAnswer Source = "creator_answer"
 )
 
 // ProgressReport is a progress event's payload, as sent (not yet clamped).
@@ -64,10 +71,17 @@ type Event struct {
 	Attempt int // the attempt it is about; 0 for operator events (the current attempt)
 	At      time.Time
 
-	Progress    ProgressReport // EventProgress
-	Error       TaskError      // EventFailed (EventDeadline gets a default)
-	Result      Result         // EventCompleted
-	IDs         CompletionIDs  // EventCompleted
-	Open        Opening        // EventOpenAttempt
-	ExternalRef string         // EventSubmitted: the id the submit answer reported, if any
+	Progress ProgressReport // EventProgress
+	Error    TaskError      // EventFailed (EventDeadline gets a default)
+	// Permanent marks a failure that would recur on every retry (content-creator
+	// refused the request itself): the task fails at once, attempts left or not.
+	Permanent   bool          // EventFailed
+	Result      Result        // EventCompleted
+	IDs         CompletionIDs // EventCompleted
+	Open        Opening       // EventOpenAttempt
+	ExternalRef string        // EventSubmitted: the id the submit answer reported, if any
+	// Unconfirmed marks a submission whose outcome is unknown (it timed out or
+	// the connection dropped): content-creator may be running the attempt, so
+	// it stays open until a definite answer or its deadline.
+	Unconfirmed bool // EventSubmitted
 }

@@ -96,9 +96,10 @@ type Outcome struct {
 	Retrying      bool       // a new attempt is scheduled
 	Late          bool       // a completion after the attempt timed out
 	InvalidResult bool       // a completion without an article, turned into a failure
+	Duplicate     bool       // the event repeats the outcome its attempt already has (another source told first)
 	Content       *Content   // to insert with the task (completion)
 	PoolEntry     *PoolEntry // to insert with the task (completion of an auto-approved task)
-	StopRef       string     // external ref of an attempt content-creator should stop (cancel)
+	StopRef       string     // external ref of an attempt content-creator should stop (cancel, deadline)
 }
 
 // Apply is the single transition function: every change to a task, whatever
@@ -131,6 +132,10 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 
 	switch m {
 	case moveNA, moveIgnore:
+		if t.repeatsOutcome(ev) {
+			out.Duplicate = true
+			return out.ignore(fmt.Sprintf("attempt %d already %s", t.attempt, t.status)), nil
+		}
 		return out.ignore(fmt.Sprintf("%s does not apply to a %s task", ev.Kind, t.status)), nil
 	case moveConflict:
 		return out, fmt.Errorf("%s a %s task: %w", ev.Kind, t.status, ErrConflict)
@@ -143,7 +148,7 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 		if !t.attemptOpen {
 			return out.ignore("no attempt is open"), nil
 		}
-		t.submit(ev.ExternalRef, at, rules)
+		t.submit(ev.ExternalRef, ev.Unconfirmed, at, rules)
 	case moveProgress:
 		if !t.progressed(ev.Progress, at, rules) {
 			return out.ignore("progress is not newer than the current one"), nil
@@ -155,13 +160,13 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 			}
 			out.InvalidResult = true
 			t.fail(TaskError{Code: "INVALID_RESULT", Type: "invalid_result", Message: "completed without result.content"},
-				AttemptFailed, StatusFailed, at, rules, &out)
+				false, AttemptFailed, StatusFailed, at, rules, &out)
 			break
 		}
 		out.Late = m == moveLateComplete
 		t.complete(ev, at, out.Late, &out)
 	case moveFail:
-		t.fail(ev.Error, AttemptFailed, StatusFailed, at, rules, &out)
+		t.fail(ev.Error, ev.Permanent, AttemptFailed, StatusFailed, at, rules, &out)
 	case moveDeadline:
 		if t.timeoutAt.IsZero() || at.Before(t.timeoutAt) {
 			return out.ignore("the attempt's deadline has not passed"), nil
@@ -170,7 +175,9 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 		if e.IsZero() {
 			e = TaskError{Code: "TIMEOUT", Type: "timeout", Message: "no result before the attempt's deadline"}
 		}
-		t.fail(e, AttemptTimedOut, StatusTimeout, at, rules, &out)
+		// content-creator may still be at work on it: ask it to stop.
+		out.StopRef = t.ExternalRef()
+		t.fail(e, false, AttemptTimedOut, StatusTimeout, at, rules, &out)
 	case moveCancel:
 		if t.HasOpenWork() {
 			out.StopRef = t.ExternalRef()
@@ -210,7 +217,26 @@ func (t *Task) openAttempt(o Opening, at time.Time) {
 	})
 }
 
-func (t *Task) submit(ref string, at time.Time, rules Rules) {
+// repeatsOutcome reports whether ev tells the current attempt's outcome
+// again: a completion of a task its attempt completed, or a failure of a task
+// its attempt failed for good (the process exit after the callback, say).
+func (t *Task) repeatsOutcome(ev Event) bool {
+	if ev.Attempt != 0 && ev.Attempt != t.attempt {
+		return false
+	}
+	a, ok := t.CurrentAttempt()
+	switch {
+	case !ok:
+		return false
+	case ev.Kind == EventCompleted:
+		return t.status == StatusCompleted && a.State == AttemptCompleted
+	case ev.Kind == EventFailed:
+		return t.status == StatusFailed && a.State == AttemptFailed
+	}
+	return false
+}
+
+func (t *Task) submit(ref string, unconfirmed bool, at time.Time, rules Rules) {
 	t.status = StatusSubmitted
 	t.submittedAt = at
 	t.timeoutAt = at.Add(rules.TaskTimeout)
@@ -221,6 +247,9 @@ func (t *Task) submit(ref string, at time.Time, rules Rules) {
 			a.ExternalRef = ref
 		}
 		a.State, a.SubmittedAt = AttemptSubmitted, at
+		if unconfirmed {
+			a.State = AttemptUnconfirmed
+		}
 	})
 }
 
@@ -279,13 +308,14 @@ func (t *Task) complete(ev Event, at time.Time, late bool, out *Outcome) {
 }
 
 // fail ends the current attempt with err. With attempts left the task goes
-// back to pending after a backoff; otherwise it ends in final.
-func (t *Task) fail(err TaskError, state AttemptState, final Status, at time.Time, rules Rules, out *Outcome) {
+// back to pending after a backoff, unless the failure is permanent; otherwise
+// it ends in final.
+func (t *Task) fail(err TaskError, permanent bool, state AttemptState, final Status, at time.Time, rules Rules, out *Outcome) {
 	e := err
 	t.lastError = &e
 	t.finishAttempt(state, &e, at)
 	t.leaseOwner, t.leaseUntil = "", time.Time{}
-	if !t.AttemptsLeft() {
+	if permanent || !t.AttemptsLeft() {
 		t.status = final
 		return
 	}

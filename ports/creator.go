@@ -5,6 +5,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"time"
 
 	"contenthub/domain"
 )
@@ -12,19 +13,34 @@ import (
 // ErrCreatorUnknownTask means content-creator does not know the id asked about.
 var ErrCreatorUnknownTask = errors.New("content-creator does not know this task")
 
+// How a submission can fail besides a plain error. A plain error means
+// content-creator certainly did not take the attempt and a retry may work.
+var (
+	// ErrSubmitRefused: content-creator refused the request itself (a usage
+	// error, an HTTP 4xx); the same request would be refused again.
+	ErrSubmitRefused = errors.New("content-creator refused the submission")
+	// ErrSubmitOutcomeUnknown: the submission timed out or its connection
+	// dropped after the request left; content-creator may be running it.
+	ErrSubmitOutcomeUnknown = errors.New("the outcome of the submission is unknown")
+)
+
 // SubmitRequest is one attempt handed to content-creator.
 type SubmitRequest struct {
-	ExternalRef  string // the id content-creator will know the attempt by
-	Topic        string
-	Requirements string
-	Tone         string
-	Keywords     []string
-	CallbackURL  string // with the attempt's token; never logged
+	TaskID      string
+	Attempt     int
+	ExternalRef string // the id content-creator will know the attempt by
+	domain.Brief
+	CallbackURL string // with the attempt's token; never logged
 }
 
 // SubmitResult is content-creator's answer to a submission.
 type SubmitResult struct {
 	ExternalRef string // the id it reports, when it reports one
+	// Running, when not nil, is closed once the run this process supervises
+	// for the submission (a CLI child, an HTTP request held open) has ended;
+	// until then the run takes one of CREATOR_MAX_CONCURRENCY's slots. Its
+	// outcome goes to the RunObserver.
+	Running <-chan struct{}
 }
 
 // CreatorPhase is content-creator's state reduced to what the service needs.
@@ -52,4 +68,24 @@ type ContentCreator interface {
 	Status(ctx context.Context, externalRef string) (CreatorStatus, error)
 	Result(ctx context.Context, externalRef string) (domain.Result, error)
 	Cancel(ctx context.Context, externalRef string) error
+}
+
+// RunOutcome is how a supervised run ended: the CLI child exited, or
+// content-creator's HTTP API answered the submission it ran.
+type RunOutcome struct {
+	TaskID      string
+	Attempt     int
+	ExternalRef string
+	Source      domain.Source // domain.SourceProcessExit or domain.SourceCreatorAnswer
+	Phase       CreatorPhase  // PhaseCompleted or PhaseFailed
+	Result      domain.Result // PhaseCompleted
+	Error       domain.TaskError
+	Permanent   bool      // the failure would recur on every retry (a usage error)
+	At          time.Time // when the outcome arrived
+}
+
+// RunObserver hears how supervised runs end; the application implements it
+// and feeds the outcome through the one transition function.
+type RunObserver interface {
+	RunEnded(ctx context.Context, o RunOutcome)
 }

@@ -459,6 +459,27 @@ var unknownTaskText = regexp.MustCompile(`(?i)未找到任务|任务不存在|ta
 // are, so the cost does not grow with its output.
 func saysUnknownTask(out output) bool { return out.endMatches(unknownTaskText) }
 
+// usageError matches how a CLI refuses its arguments: the published one's
+// "❌ 参数错误: • 缺少必需参数: requirements" and "参数验证失败", commander.js's
+// "error: unknown option '--x'", the simulator's "usage: …" (after a
+// "❌ 错误: …" line).
+var usageError = regexp.MustCompile(`(?mi)缺少必需参数|参数错误|参数验证失败|未知的工作流类型|` +
+	`^\s*usage:|\berror: (unknown option|required option|missing required argument|option '[^'\n]*' argument missing|unknown command|too many arguments)`)
+
+// refusesUsage reports whether the CLI refused its arguments: running it
+// again with the same ones fails the same way.
+func refusesUsage(out output) bool { return out.endMatches(usageError) }
+
+// queuedForWorker reports whether create printed the published CLI's async
+// banner ("模式: 异步（队列）", "状态: 等待 Worker 处理"): the job waits for a worker
+// process, under an id of its own.
+func queuedForWorker(stdout []byte) bool {
+	lines := textLines(stdout)
+	state, _ := textField(lines, "状态")
+	mode, _ := textField(lines, "模式")
+	return strings.Contains(state, "等待 Worker") || strings.Contains(mode, "异步（队列）")
+}
+
 // unknownJSONOption matches how commander.js rejects --json: "error: unknown
 // option '--json'" (with or without its prefix, maybe followed by a
 // suggestion).

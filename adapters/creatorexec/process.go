@@ -10,9 +10,6 @@ import (
 	"time"
 )
 
-// SecretEnv is the variable through which the child gets the signing secret.
-const SecretEnv = "CONTENT_CREATOR_WEBHOOK_SECRET"
-
 // output is what a run printed, as far as it was kept.
 type output struct {
 	stdout    []byte // the first OutputLimit bytes
@@ -91,22 +88,4 @@ func killGroup(pid int) error {
 		return os.ErrProcessDone
 	}
 	return err
-}
-
-// childEnv is the service's environment, then extra, then the secret. An
-// inherited CONTENT_CREATOR_WEBHOOK_SECRET is dropped so the child signs with
-// exactly what the service was configured with, or not at all; extra may still
-// set it when secret is empty. exec keeps the last of duplicate keys.
-func childEnv(base, extra []string, secret string) []string {
-	env := make([]string, 0, len(base)+len(extra)+1)
-	for _, kv := range base {
-		if !strings.HasPrefix(kv, SecretEnv+"=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, extra...)
-	if secret != "" {
-		env = append(env, SecretEnv+"="+secret)
-	}
-	return env
 }

@@ -36,8 +36,10 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultSubmitTimeout = 30 * time.Second
-	DefaultStatusTimeout = 10 * time.Second
-	DefaultResultTimeout = 30 * time.Second
+	// Status and result pay the published CLI's start-up (2–11 s on a loaded
+	// machine) before they answer.
+	DefaultStatusTimeout = 30 * time.Second
+	DefaultResultTimeout = 60 * time.Second
 	DefaultCancelTimeout = 10 * time.Second
 	DefaultWaitDelay     = 2 * time.Second
 	DefaultOutputLimit   = 1 << 20
@@ -57,9 +59,11 @@ type Config struct {
 	// CONTENT_CREATOR_WEBHOOK_SECRET is always dropped, so with Secret empty the
 	// child has none (unless Env sets one).
 	Secret string
-	// Env holds extra KEY=VALUE pairs for the child, after the service's own
-	// environment (a later duplicate wins).
+	// Env holds extra KEY=VALUE pairs for the child (a later duplicate wins).
 	Env []string
+	// EnvPolicy says what of the service's environment the child sees besides
+	// BaseEnv; a zero policy passes DefaultPassEnv.
+	EnvPolicy EnvPolicy
 	// Dir is the child's working directory; "" inherits the service's. The
 	// published CLI reads ./.env and ./data from it.
 	Dir string
@@ -69,6 +73,9 @@ type Config struct {
 	// WaitDelay bounds how long a child that exited may leave its pipes open
 	// (held by a grandchild) before they are closed.
 	WaitDelay time.Duration
+	// RunTimeout bounds a supervised run (Supervisor only): the attempt's
+	// deadline, TASK_TIMEOUT, with a margin.
+	RunTimeout time.Duration
 }
 
 // Option configures a Runner beyond Config.
@@ -138,6 +145,11 @@ func New(cfg Config, opts ...Option) (*Runner, error) {
 	case cfg.OutputLimit == 0:
 		cfg.OutputLimit = DefaultOutputLimit
 	}
+	for _, p := range cfg.EnvPolicy.Pass {
+		if err := CheckPattern(p); err != nil {
+			return nil, fmt.Errorf("creatorexec: pass-through variable: %w", err)
+		}
+	}
 	for i, kv := range cfg.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			// Not quoted: a malformed entry may be a bare secret.
@@ -148,7 +160,7 @@ func New(cfg Config, opts ...Option) (*Runner, error) {
 		cfg:      cfg,
 		program:  words[0],
 		baseArgs: words[1:],
-		env:      childEnv(os.Environ(), cfg.Env, cfg.Secret),
+		env:      childEnv(os.Environ(), cfg.EnvPolicy.withDefaults(), cfg.Env, cfg.Secret),
 		log:      zap.NewNop(),
 	}
 	for _, o := range opts {
@@ -167,7 +179,12 @@ func (r *Runner) Submit(ctx context.Context, req ports.SubmitRequest) (res ports
 	red := newRedactor(r.cfg.Secret, req.CallbackURL)
 	out, err := r.run(ctx, "create", r.cfg.SubmitTimeout, createArgs(req), red)
 	if err != nil {
-		return ports.SubmitResult{}, err
+		return ports.SubmitResult{}, submitError(err, out)
+	}
+	if queuedForWorker(out.stdout) {
+		return ports.SubmitResult{}, fmt.Errorf("content-creator create: %w: it queued the task for a separate "+
+			"worker process (the published CLI's async mode), which drops the callback URL and the task id; "+
+			"run it with CREATOR_PROFILE=cli", ports.ErrSubmitRefused)
 	}
 	ans := parseCreate(out.stdout)
 	if ans.failed {
@@ -180,6 +197,20 @@ func (r *Runner) Submit(ctx context.Context, req ports.SubmitRequest) (res ports
 		ans.ref = req.ExternalRef
 	}
 	return ports.SubmitResult{ExternalRef: ans.ref}, nil
+}
+
+// submitError tells the dispatcher what a failed create means: a create that
+// was killed may already have started the job (the outcome is unknown, so
+// the attempt stays open); a usage error will recur on every retry; anything
+// else is a plain failure a retry may cure.
+func submitError(err error, out output) error {
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w; %w", err, ports.ErrSubmitOutcomeUnknown)
+	case errors.Is(err, ErrExit) && refusesUsage(out):
+		return fmt.Errorf("%w; %w", err, ports.ErrSubmitRefused)
+	}
+	return err
 }
 
 // createArgs is create's argv after CREATOR_CLI_PATH; optional flags only when

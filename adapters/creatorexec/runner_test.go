@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,8 +162,8 @@ func TestSubmitArgv(t *testing.T) {
 		{
 			name: "every flag",
 			req: ports.SubmitRequest{
-				ExternalRef: "task-abc-2", Topic: `AI 写作 "quoted" $HOME`, Requirements: "line one\nline two",
-				Tone: "专业", Keywords: []string{"go", " rust ", ""},
+				ExternalRef: "task-abc-2", Brief: domain.Brief{Topic: `AI 写作 "quoted" $HOME`, Requirements: "line one\nline two",
+					Tone: "专业", Keywords: []string{"go", " rust ", ""}},
 				CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-abc?token=tok_123",
 			},
 			want: []string{"create", "--type", "content-creator", "--mode", "async",
@@ -172,7 +173,7 @@ func TestSubmitArgv(t *testing.T) {
 		},
 		{
 			name: "only the required flags",
-			req:  ports.SubmitRequest{ExternalRef: "task-abc-1", Topic: "边缘计算", Keywords: []string{" "}},
+			req:  ports.SubmitRequest{ExternalRef: "task-abc-1", Brief: domain.Brief{Topic: "边缘计算", Keywords: []string{" "}}},
 			want: []string{"create", "--type", "content-creator", "--mode", "async",
 				"--topic", "边缘计算", "--task-id", "task-abc-1"},
 		},
@@ -232,7 +233,7 @@ func TestSubmitUsesTheIDTheCLIReports(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := newRunner(t, creatorexec.Config{Command: newFakeCLI(t, tt.body).path})
-			res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-x-1", Topic: "t"})
+			res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-x-1", Brief: domain.Brief{Topic: "t"}})
 			require.NoError(t, err)
 			require.Equal(t, tt.want, res.ExternalRef)
 		})
@@ -244,7 +245,7 @@ func TestSubmitReportedFailureIsAnError(t *testing.T) {
 		cli := newFakeCLI(t, `cat "$FIXTURES/cli-create-failed.stdout"; cat "$FIXTURES/cli-create-failed.stderr" >&2; exit 0`)
 		r := newRunner(t, creatorexec.Config{Command: cli.path})
 
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "test-fail-001", Topic: "t"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "test-fail-001", Brief: domain.Brief{Topic: "t"}})
 		require.ErrorIs(t, err, creatorexec.ErrTaskFailed)
 		require.EqualError(t, err, "content-creator create: content-creator reported the task failed: Text quality check failed after 3 attempts")
 	})
@@ -253,7 +254,7 @@ func TestSubmitReportedFailureIsAnError(t *testing.T) {
 		cli := newFakeCLI(t, `echo '{"taskId":"x","status":"failed","error":{"message":"see http://cb?token=tok_123","type":"execution_error"}}'`)
 		r := newRunner(t, creatorexec.Config{Command: cli.path})
 
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "x", Topic: "t", CallbackURL: "http://cb?token=tok_123"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "x", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://cb?token=tok_123"})
 		require.ErrorIs(t, err, creatorexec.ErrTaskFailed)
 		require.EqualError(t, err, "content-creator create: content-creator reported the task failed: execution_error: see http://cb?token=REDACTED")
 	})
@@ -266,7 +267,7 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 	t.Run("secret set", func(t *testing.T) {
 		cli := newFakeCLI(t, "exit 0")
 		r := newRunner(t, creatorexec.Config{Command: cli.path, Secret: secret, Env: []string{"EXTRA_SETTING=1", "LLM_API_KEY=k"}})
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t", CallbackURL: "http://cb/x?token=tok"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://cb/x?token=tok"})
 		require.NoError(t, err)
 
 		env := cli.env(t)
@@ -274,7 +275,7 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 		require.NotContains(t, env, creatorexec.SecretEnv+"=inherited-stale-secret")
 		require.Contains(t, env, "EXTRA_SETTING=1")
 		require.Contains(t, env, "LLM_API_KEY=k")
-		require.Contains(t, env, "PATH="+os.Getenv("PATH"), "the service's environment is passed on")
+		require.Contains(t, env, "PATH="+os.Getenv("PATH"), "the allowlist is passed on")
 		for _, arg := range cli.argv(t) {
 			require.NotContains(t, arg, secret)
 		}
@@ -283,12 +284,70 @@ func TestSecretGoesToTheEnvironmentOnly(t *testing.T) {
 	t.Run("no secret: none inherited either", func(t *testing.T) {
 		cli := newFakeCLI(t, "exit 0")
 		r := newRunner(t, creatorexec.Config{Command: cli.path})
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 		require.NoError(t, err)
 		for _, kv := range cli.env(t) {
 			require.False(t, strings.HasPrefix(kv, creatorexec.SecretEnv+"="), kv)
 		}
 	})
+}
+
+// TestChildEnvironmentIsAnAllowlist: the child sees the allowlist, what
+// the policy passes on purpose and the secret — nothing of the service's own
+// configuration, even when a pass pattern would match it.
+func TestChildEnvironmentIsAnAllowlist(t *testing.T) {
+	service := map[string]string{
+		"DATABASE_URL":       "postgres://u:pw@db/contenthub",
+		"API_TOKENS":         "api-token-1,api-token-2",
+		"WEBHOOK_SECRET_KEY": "current-secret,rotated-out-secret",
+		"AWS_SECRET":         "not-named-so-not-passed",
+	}
+	for k, v := range service {
+		t.Setenv(k, v)
+	}
+	t.Setenv("LLM_API_KEY", "llm-key")
+	t.Setenv("TAVILY_API_KEY", "tavily-key")
+	t.Setenv("LC_ALL", "C.UTF-8")
+
+	cli := newFakeCLI(t, "exit 0")
+	r := newRunner(t, creatorexec.Config{Command: cli.path, Secret: "current-secret", EnvPolicy: creatorexec.EnvPolicy{
+		Pass: []string{"LLM_API_KEY", "TAVILY_*", "WEBHOOK_*", "API_*"},
+		Deny: []string{"DATABASE_URL", "API_TOKENS", "WEBHOOK_SECRET_KEY"},
+	}})
+	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
+	require.NoError(t, err)
+
+	allowed := map[string]bool{"LLM_API_KEY": true, "TAVILY_API_KEY": true, creatorexec.SecretEnv: true}
+	got := map[string]string{}
+	for _, kv := range cli.env(t) {
+		name, value, _ := strings.Cut(kv, "=")
+		got[name] = value
+		if allowed[name] || name == "PWD" || name == "SHLVL" || name == "_" { // the last three: set by sh itself
+			continue
+		}
+		require.True(t, slices.ContainsFunc(creatorexec.BaseEnv, func(p string) bool {
+			prefix, wildcard := strings.CutSuffix(p, "*")
+			return name == p || wildcard && strings.HasPrefix(name, prefix)
+		}), "the child got %s, which is neither allowlisted nor passed on purpose", name)
+	}
+	require.Equal(t, "llm-key", got["LLM_API_KEY"])
+	require.Equal(t, "tavily-key", got["TAVILY_API_KEY"])
+	require.Equal(t, "current-secret", got[creatorexec.SecretEnv])
+	require.Equal(t, "C.UTF-8", got["LC_ALL"])
+	for name, value := range service {
+		require.NotContains(t, got, name)
+		for _, kv := range cli.env(t) {
+			require.NotContains(t, kv, value, "a service value leaked")
+			require.NotContains(t, kv, "rotated-out-secret")
+		}
+	}
+}
+
+func TestPassPatternsAreChecked(t *testing.T) {
+	for _, bad := range []string{"*", "", "A*B", "X=1"} {
+		_, err := creatorexec.New(creatorexec.Config{Command: "cc", EnvPolicy: creatorexec.EnvPolicy{Pass: []string{bad}}})
+		require.Error(t, err, "%q", bad)
+	}
 }
 
 func TestTimeoutKillsTheProcessGroup(t *testing.T) {
@@ -330,7 +389,7 @@ sleep 300`)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := r.Submit(ctx, ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+		_, err := r.Submit(ctx, ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 		errc <- err
 	}()
 	grandchild := filepath.Join(cli.dir, "grandchild")
@@ -363,7 +422,7 @@ echo $! > "$REC/worker"
 echo '{"taskId":"r-1","status":"submitted"}'`)
 	r := newRunner(t, creatorexec.Config{Command: cli.path, WaitDelay: 500 * time.Millisecond})
 
-	res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+	res, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 	worker := cli.pid(t, "worker")
 	t.Cleanup(func() { _ = syscall.Kill(worker, syscall.SIGKILL) })
 	require.NoError(t, err)
@@ -385,7 +444,7 @@ func TestMissingBinary(t *testing.T) {
 	t.Run("name looked up in PATH", func(t *testing.T) {
 		r := newRunner(t, creatorexec.Config{Command: "no-such-content-creator-cli create"})
 
-		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t", CallbackURL: "http://cb?token=tok_123"})
+		_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://cb?token=tok_123"})
 		require.ErrorIs(t, err, creatorexec.ErrNotStarted)
 		require.ErrorIs(t, err, exec.ErrNotFound)
 		require.ErrorContains(t, err, `CREATOR_CLI_PATH program "no-such-content-creator-cli"`)
@@ -407,7 +466,7 @@ exit 3`)
 	r := newRunner(t, creatorexec.Config{Command: cli.path, Secret: secret})
 
 	_, err := r.Submit(t.Context(), ports.SubmitRequest{
-		ExternalRef: "r-1", Topic: "t", CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-1?token=" + token,
+		ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}, CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-1?token=" + token,
 	})
 	require.ErrorIs(t, err, creatorexec.ErrExit)
 	var runErr *creatorexec.RunError
@@ -570,11 +629,49 @@ cancel) exit 4 ;;
 esac`)
 	r := newRunner(t, creatorexec.Config{Command: cli.path, ResultTimeout: 200 * time.Millisecond}, creatorexec.WithMetrics(metrics))
 
-	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Topic: "t"})
+	_, err := r.Submit(t.Context(), ports.SubmitRequest{ExternalRef: "r-1", Brief: domain.Brief{Topic: "t"}})
 	require.NoError(t, err)
 	_, err = r.Status(t.Context(), "r-1")
 	require.Error(t, err)
 	_, err = r.Result(t.Context(), "r-1")
 	require.Error(t, err)
 	require.Error(t, r.Cancel(t.Context(), "r-1"))
+}
+
+// TestSubmitErrorsSayWhatTheyMean: a create that was killed may have started
+// the job (unknown), a usage error recurs (refused), the published CLI's
+// async queue is refused with the way out, anything else may be retried.
+func TestSubmitErrorsSayWhatTheyMean(t *testing.T) {
+	submit := func(t *testing.T, body string, cfg creatorexec.Config) error {
+		cli := newFakeCLI(t, body)
+		cfg.Command = cli.path
+		_, err := newRunner(t, cfg).Submit(t.Context(), ports.SubmitRequest{ExternalRef: "task-s-1", Brief: domain.Brief{Topic: "t"}})
+		return err
+	}
+	t.Run("timed out after starting the job", func(t *testing.T) {
+		err := submit(t, `echo '{"taskId":"task-s-1","status":"pending"}'; sleep 300`, creatorexec.Config{SubmitTimeout: 300 * time.Millisecond})
+		require.ErrorIs(t, err, ports.ErrSubmitOutcomeUnknown)
+		require.ErrorIs(t, err, creatorexec.ErrTimeout)
+		require.NotErrorIs(t, err, ports.ErrSubmitRefused)
+	})
+	t.Run("usage error of the published CLI", func(t *testing.T) {
+		err := submit(t, `printf '❌ 参数错误:\n  • 缺少必需参数: requirements\n' >&2; exit 1`, creatorexec.Config{})
+		require.ErrorIs(t, err, ports.ErrSubmitRefused)
+		require.Contains(t, err.Error(), "缺少必需参数: requirements")
+	})
+	t.Run("usage error of commander", func(t *testing.T) {
+		err := submit(t, `echo "error: unknown option '--frobnicate'" >&2; exit 1`, creatorexec.Config{})
+		require.ErrorIs(t, err, ports.ErrSubmitRefused)
+	})
+	t.Run("the published CLI's async queue", func(t *testing.T) {
+		err := submit(t, `cat "$FIXTURES/cli-create-async.stdout"`, creatorexec.Config{})
+		require.ErrorIs(t, err, ports.ErrSubmitRefused)
+		require.Contains(t, err.Error(), "CREATOR_PROFILE=cli")
+	})
+	t.Run("a failure that may pass", func(t *testing.T) {
+		err := submit(t, `echo "❌ 错误: 创建任务失败: database is locked" >&2; exit 1`, creatorexec.Config{})
+		require.ErrorIs(t, err, creatorexec.ErrExit)
+		require.NotErrorIs(t, err, ports.ErrSubmitRefused)
+		require.NotErrorIs(t, err, ports.ErrSubmitOutcomeUnknown)
+	})
 }

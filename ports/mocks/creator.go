@@ -196,3 +196,63 @@ func (c *MockContentCreatorSubmitCall) DoAndReturn(f func(context.Context, ports
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
+
+// MockRunObserver is a mock of RunObserver interface.
+type MockRunObserver struct {
+	ctrl     *gomock.Controller
+	recorder *MockRunObserverMockRecorder
+	isgomock struct{}
+}
+
+// MockRunObserverMockRecorder is the mock recorder for MockRunObserver.
+type MockRunObserverMockRecorder struct {
+	mock *MockRunObserver
+}
+
+// NewMockRunObserver creates a new mock instance.
+func NewMockRunObserver(ctrl *gomock.Controller) *MockRunObserver {
+	mock := &MockRunObserver{ctrl: ctrl}
+	mock.recorder = &MockRunObserverMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockRunObserver) EXPECT() *MockRunObserverMockRecorder {
+	return m.recorder
+}
+
+// RunEnded mocks base method.
+func (m *MockRunObserver) RunEnded(ctx context.Context, o ports.RunOutcome) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "RunEnded", ctx, o)
+}
+
+// RunEnded indicates an expected call of RunEnded.
+func (mr *MockRunObserverMockRecorder) RunEnded(ctx, o any) *MockRunObserverRunEndedCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RunEnded", reflect.TypeOf((*MockRunObserver)(nil).RunEnded), ctx, o)
+	return &MockRunObserverRunEndedCall{Call: call}
+}
+
+// MockRunObserverRunEndedCall wrap *gomock.Call
+type MockRunObserverRunEndedCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockRunObserverRunEndedCall) Return() *MockRunObserverRunEndedCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockRunObserverRunEndedCall) Do(f func(context.Context, ports.RunOutcome)) *MockRunObserverRunEndedCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockRunObserverRunEndedCall) DoAndReturn(f func(context.Context, ports.RunOutcome)) *MockRunObserverRunEndedCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}

@@ -1,0 +1,292 @@
+package creatorapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"contenthub/adapters/creatorapi"
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// sample returns a captured answer: the status and the JSON body.
+func sample(t *testing.T, name, sampleID, id string) (int, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/" + name)
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, bytes.ReplaceAll(body, []byte(sampleID), []byte(id))
+}
+
+// server plays content-creator's API. handle answers POST /api/tasks; a GET
+// of an id it never took fails the test (the real one dies of it).
+type server struct {
+	t      *testing.T
+	mu     sync.Mutex
+	posts  []map[string]any
+	tasks  map[string]string // id → status
+	gets   []string
+	delete []string
+	handle func(w http.ResponseWriter, r *http.Request, body map[string]any)
+	srv    *httptest.Server
+}
+
+func newServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, body map[string]any)) *server {
+	s := &server{t: t, tasks: map[string]string{}, handle: handle}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.gets = append(s.gets, r.Method+" "+r.URL.RequestURI())
+	s.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/api/tasks":
+		var body map[string]any
+		require.NoError(s.t, json.NewDecoder(r.Body).Decode(&body))
+		s.mu.Lock()
+		s.posts = append(s.posts, body)
+		s.mu.Unlock()
+		s.handle(w, r, body)
+	case r.Method == http.MethodGet && r.URL.Path == "/api/tasks":
+		s.mu.Lock()
+		var tasks []map[string]string
+		for id, st := range s.tasks {
+			tasks = append(tasks, map[string]string{"id": id, "status": st})
+		}
+		s.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "data": map[string]any{
+			"tasks": tasks, "pagination": map[string]int{"page": 1, "limit": 100, "total": len(tasks), "totalPages": 1},
+		}})
+	default:
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/tasks/"), "/result")
+		s.mu.Lock()
+		st, ok := s.tasks[id]
+		if r.Method == http.MethodDelete {
+			s.delete = append(s.delete, id)
+		}
+		s.mu.Unlock()
+		if !ok {
+			s.t.Errorf("asked about %s %s, an id it never took: the real server dies of it", r.Method, r.URL.Path)
+			panic(http.ErrAbortHandler)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "data": map[string]any{"id": id, "status": st}})
+	}
+}
+
+func (s *server) took(id, status string) {
+	s.mu.Lock()
+	s.tasks[id] = status
+	s.mu.Unlock()
+}
+
+func (s *server) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.gets...)
+}
+
+type outcomes chan ports.RunOutcome
+
+func (o outcomes) RunEnded(_ context.Context, out ports.RunOutcome) { o <- out }
+
+func (o outcomes) next(t *testing.T) ports.RunOutcome {
+	t.Helper()
+	select {
+	case out := <-o:
+		return out
+	case <-time.After(10 * time.Second):
+		t.Fatal("no outcome reported")
+		return ports.RunOutcome{}
+	}
+}
+
+func newClient(t *testing.T, s *server, window time.Duration) (*creatorapi.Client, outcomes) {
+	t.Helper()
+	seen := make(outcomes, 4)
+	c, err := creatorapi.New(creatorapi.Config{BaseURL: s.srv.URL + "/", AcceptWindow: window}, seen)
+	require.NoError(t, err)
+	return c, seen
+}
+
+func request(ref string) ports.SubmitRequest {
+	return ports.SubmitRequest{TaskID: "task-a", Attempt: 1, ExternalRef: ref, Brief: domain.Brief{
+		Topic: "边缘计算入门", Requirements: "写一篇面向开发者的科普文章", TargetAudience: "开发者", Priority: 8,
+		Keywords: []string{"edge"},
+	}, CallbackURL: "http://127.0.0.1:8080/api/v1/content/callback/task-a?token=tok"}
+}
+
+func TestSubmitPostsTheDocumentedBodyAndReportsTheAnswer(t *testing.T) {
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+		id := body["idempotencyKey"].(string)
+		s.took(id, "completed")
+		status, answer := sample(t, "api-post-ok.txt", "test-api-001", id)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(answer)
+	})
+	c, seen := newClient(t, s, time.Second)
+	res, err := c.Submit(t.Context(), request("task-a-1"))
+	require.NoError(t, err)
+	out := seen.next(t)
+	<-res.Running
+
+	require.Equal(t, map[string]any{
+		"mode": "sync", "topic": "边缘计算入门", "requirements": "写一篇面向开发者的科普文章", "targetAudience": "开发者",
+		"priority": float64(3), "idempotencyKey": "task-a-1", "keywords": []any{"edge"},
+		"callbackUrl": "http://127.0.0.1:8080/api/v1/content/callback/task-a?token=tok", "callbackEnabled": true,
+		"callbackEvents": []any{"completed", "failed"},
+	}, s.posts[0], "tone is left out when unset: the server refuses null")
+
+	require.Equal(t, ports.PhaseCompleted, out.Phase)
+	require.Equal(t, domain.SourceCreatorAnswer, out.Source)
+	require.Equal(t, "task-a-1", out.ExternalRef)
+	require.True(t, strings.HasPrefix(out.Result.Content, "# 边缘计算入门\n\n## 引言"))
+	require.Equal(t, []string{"https://example.com/mock-image-1795861950241.png", "https://example.com/mock-image-1795861950241.png"}, out.Result.Images)
+	require.Equal(t, 8.0, *out.Result.QualityScore)
+	require.Equal(t, 1146, *out.Result.WordCount)
+
+	// Acknowledged: now it may be asked about by id.
+	st, err := c.Status(t.Context(), "task-a-1")
+	require.NoError(t, err)
+	require.Equal(t, ports.PhaseCompleted, st.Phase)
+}
+
+func TestAFailedRunIsReportedWithItsReason(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+		status, answer := sample(t, "api-post-fail.txt", "test-fail-api-001", body["idempotencyKey"].(string))
+		w.WriteHeader(status)
+		_, _ = w.Write(answer)
+	})
+	c, seen := newClient(t, s, time.Second)
+	_, err := c.Submit(t.Context(), request("task-a-1"))
+	require.NoError(t, err)
+	out := seen.next(t)
+	require.Equal(t, ports.PhaseFailed, out.Phase)
+	require.False(t, out.Permanent)
+	require.Equal(t, "Text quality check failed after 3 attempts", out.Error.Message)
+}
+
+func TestA4xxIsAPermanentRefusalNamingTheField(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+		status, answer := sample(t, "api-post-no-audience.txt", "", "")
+		w.WriteHeader(status)
+		_, _ = w.Write(answer)
+	})
+	c, seen := newClient(t, s, time.Second)
+	_, err := c.Submit(t.Context(), request("task-a-1"))
+	require.ErrorIs(t, err, ports.ErrSubmitRefused)
+	require.Contains(t, err.Error(), "400 VALIDATION_ERROR: Request validation failed; targetAudience: Invalid input: expected string, received undefined")
+	require.Empty(t, seen)
+}
+
+func TestConnectionFailures(t *testing.T) {
+	t.Run("dropped after the request left: unknown, and never asked about by id", func(t *testing.T) {
+		s := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			require.NoError(t, err)
+			_ = conn.Close()
+		})
+		c, _ := newClient(t, s, time.Second)
+		_, err := c.Submit(t.Context(), request("task-a-1"))
+		require.ErrorIs(t, err, ports.ErrSubmitOutcomeUnknown)
+
+		// The reconciler's question is answered from the task list: the
+		// server never took it, so the attempt fails and a retry follows.
+		_, err = c.Status(t.Context(), "task-a-1")
+		require.ErrorIs(t, err, ports.ErrCreatorUnknownTask)
+		for _, r := range s.requests() {
+			require.NotContains(t, r, "/api/tasks/task-a-1", "an unacknowledged id is never asked about directly")
+		}
+		// Had it taken it, the list says so, and from then on it is asked by id.
+		s.took("task-a-1", "running")
+		st, err := c.Status(t.Context(), "task-a-1")
+		require.NoError(t, err)
+		require.Equal(t, ports.PhaseRunning, st.Phase)
+		_, err = c.Status(t.Context(), "task-a-1")
+		require.NoError(t, err)
+		require.Contains(t, s.requests(), "GET /api/tasks/task-a-1")
+	})
+	t.Run("nothing listening: a plain error, retried", func(t *testing.T) {
+		s := newServer(t, nil)
+		s.srv.Close()
+		c, _ := newClient(t, s, time.Second)
+		_, err := c.Submit(t.Context(), request("task-a-1"))
+		require.Error(t, err)
+		require.NotErrorIs(t, err, ports.ErrSubmitOutcomeUnknown)
+		require.NotErrorIs(t, err, ports.ErrSubmitRefused)
+	})
+	t.Run("a 5xx at once: a plain error", func(t *testing.T) {
+		s := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		c, _ := newClient(t, s, time.Second)
+		_, err := c.Submit(t.Context(), request("task-a-1"))
+		require.ErrorContains(t, err, "answered 503")
+		require.NotErrorIs(t, err, ports.ErrSubmitRefused)
+	})
+}
+
+// TestALongRunHoldsItsRequest: with a real model the answer comes minutes
+// later; the submission is accepted once the request left without a quick
+// refusal, the run counts as running, and cancel lets go of it.
+func TestALongRunHoldsItsRequest(t *testing.T) {
+	release := make(chan struct{})
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, r *http.Request, body map[string]any) {
+		id := body["idempotencyKey"].(string)
+		s.took(id, "running")
+		hold := release
+		if id != "task-a-1" {
+			hold = nil // held until the client lets go
+		}
+		select {
+		case <-hold:
+			s.took(id, "completed")
+			status, answer := sample(t, "api-post-ok.txt", "test-api-001", id)
+			w.WriteHeader(status)
+			_, _ = w.Write(answer)
+		case <-r.Context().Done():
+		}
+	})
+	c, seen := newClient(t, s, 50*time.Millisecond)
+
+	res, err := c.Submit(t.Context(), request("task-a-1"))
+	require.NoError(t, err)
+	st, err := c.Status(t.Context(), "task-a-1")
+	require.NoError(t, err)
+	require.Equal(t, ports.PhaseRunning, st.Phase)
+	close(release)
+	require.Equal(t, ports.PhaseCompleted, seen.next(t).Phase)
+	<-res.Running
+
+	// Cancel of a held run: the request is let go, the server asked to cancel.
+	res, err = c.Submit(t.Context(), request("task-a-2"))
+	require.NoError(t, err)
+	require.NoError(t, c.Cancel(t.Context(), "task-a-2"))
+	select {
+	case <-res.Running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled run still holds its request")
+	}
+	require.Contains(t, s.delete, "task-a-2")
+	require.Empty(t, seen, "a run given up on reports nothing")
+}

@@ -1,0 +1,79 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"contenthub/domain"
+	"contenthub/ports"
+)
+
+// Runs hears how supervised content-creator runs end (a CLI child's exit,
+// the HTTP API's answer) and applies the outcome like a callback or a poll:
+// through the one transition function, whichever source tells first.
+type Runs struct {
+	deps   Deps
+	wakeup *Wakeup
+	// retryDelays are the waits between tries when storage is unavailable;
+	// after the last the reconciler's polling is left to find the outcome.
+	retryDelays []time.Duration
+}
+
+var _ ports.RunObserver = (*Runs)(nil)
+
+// NewRuns builds the run-outcome use case; wakeup is told when a failed run
+// leaves a retry due.
+func NewRuns(deps Deps, wakeup *Wakeup) *Runs {
+	return &Runs{deps: deps, wakeup: wakeup, retryDelays: []time.Duration{
+		time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
+	}}
+}
+
+// RunEnded applies a run's outcome. It retries while storage is unavailable;
+// it never fails the caller, which has nothing better to do with the outcome.
+func (u *Runs) RunEnded(ctx context.Context, o ports.RunOutcome) {
+	log := u.deps.Log.With(zap.String("task_id", o.TaskID), zap.Int("attempt", o.Attempt),
+		zap.String("external_ref", o.ExternalRef), zap.String("source", string(o.Source)))
+	ev := domain.Event{Source: o.Source, Attempt: o.Attempt, At: o.At}
+	switch o.Phase {
+	case ports.PhaseCompleted:
+		ev.Kind, ev.Result = domain.EventCompleted, o.Result
+		ev.IDs = domain.CompletionIDs{ContentID: u.deps.IDs.NewID("content"), PoolEntryID: u.deps.IDs.NewID("pool")}
+	case ports.PhaseFailed:
+		ev.Kind, ev.Error, ev.Permanent = domain.EventFailed, o.Error, o.Permanent
+	default:
+		log.Warn("run ended without an outcome to apply", zap.String("phase", string(o.Phase)))
+		return
+	}
+	if ev.At.IsZero() {
+		ev.At = u.deps.now()
+	}
+	for try := 0; ; try++ {
+		out, _, err := u.deps.applyEvent(ctx, o.TaskID, ev, nil)
+		switch {
+		case err == nil:
+			fields := []zap.Field{zap.String("event", string(ev.Kind)), zap.String("to", string(out.To))}
+			if !out.Changed {
+				fields = append(fields, zap.String("ignored", out.Reason))
+			}
+			log.Info("content-creator run ended", fields...)
+			if out.Retrying {
+				u.wakeup.Notify()
+			}
+			return
+		case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrConflict):
+			log.Warn("run outcome not applicable", zap.Error(err))
+			return
+		case try == len(u.retryDelays) || ctx.Err() != nil:
+			log.Warn("run outcome not recorded; polling will find it", zap.Error(err))
+			return
+		}
+		select {
+		case <-time.After(u.retryDelays[try]):
+		case <-ctx.Done():
+		}
+	}
+}
