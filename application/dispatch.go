@@ -80,8 +80,12 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 		free := cap(d.slots) - len(d.slots)
 		if free == 0 {
 			// Tasks may be waiting: the next slot to free up looks again.
+			// A slot freed before the flag was up is seen by the re-check.
 			d.backlog.Store(true)
-			return claimed, nil
+			if cap(d.slots)-len(d.slots) == 0 {
+				return claimed, nil
+			}
+			continue
 		}
 		tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, free)
 		if err != nil {
