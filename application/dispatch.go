@@ -23,6 +23,7 @@ type DispatcherConfig struct {
 	CallbackBaseURL string        // WEBHOOK_CALLBACK_BASE_URL, no trailing slash
 	Callbacks       bool          // WEBHOOK_ENABLED: hand content-creator a callback URL
 	Tokens          bool          // WEBHOOK_CALLBACK_TOKENS: put a per-attempt token in it
+	RefPrefix       string        // CREATOR_REF_PREFIX: put before each attempt's creator-side id
 }
 
 // Dispatcher hands due pending tasks to content-creator.
@@ -80,8 +81,12 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 		free := cap(d.slots) - len(d.slots)
 		if free == 0 {
 			// Tasks may be waiting: the next slot to free up looks again.
+			// A slot freed before the flag was up is seen by the re-check.
 			d.backlog.Store(true)
-			return claimed, nil
+			if cap(d.slots)-len(d.slots) == 0 {
+				return claimed, nil
+			}
+			continue
 		}
 		tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, free)
 		if err != nil {
@@ -131,7 +136,7 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) <-chan st
 	token := d.deps.IDs.NewToken()
 	callbackURL := d.cfg.CallbackBaseURL + "/api/v1/content/callback/" + url.PathEscape(claimed.ID())
 	opening := domain.Opening{
-		ExternalRef: domain.ExternalRefFor(claimed.ID(), claimed.Attempt()),
+		ExternalRef: d.cfg.RefPrefix + domain.ExternalRefFor(claimed.ID(), claimed.Attempt()),
 		CallbackURL: callbackURL,
 	}
 	if d.cfg.Tokens {

@@ -186,3 +186,19 @@ func TestSupervisedRunsHoldTheirSlot(t *testing.T) {
 		t.Fatal("Run did not return at shutdown while supervised runs were still going")
 	}
 }
+
+func TestDispatcherPrefixesTheCreatorSideID(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	store := sqlstoretest.NewSQLite(t)
+	creator := &submitCreator{}
+	createTask(t, store, "task-p", "边缘计算入门", t0)
+	d := application.NewDispatcher(testDeps(store, newSettableClock(t0)), creator, application.NewWakeup(),
+		application.DispatcherConfig{Owner: "w1", Concurrency: 1, CallbackBaseURL: "http://hub", RefPrefix: "test-"})
+	_, err := d.DispatchDue(context.Background())
+	require.NoError(t, err)
+	d.Wait()
+	require.Equal(t, "test-task-p-1", creator.submitted()[0].ExternalRef)
+	task, err := store.GetTask(context.Background(), "task-p")
+	require.NoError(t, err)
+	require.Equal(t, "test-task-p-1", task.ExternalRef(), "callbacks and polls name the attempt by it")
+}

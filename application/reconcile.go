@@ -143,7 +143,7 @@ func (r *Reconciler) reconcile(ctx context.Context, t *domain.Task, now time.Tim
 			return verdictNone
 		}
 		ev := base
-		ev.Kind, ev.Source = domain.EventSubmitted, domain.SourceRecovery
+		ev.Kind, ev.Source, ev.Unconfirmed = domain.EventSubmitted, domain.SourceRecovery, true
 		if r.apply(ctx, log, t.ID(), ev) {
 			return verdictRecovered
 		}

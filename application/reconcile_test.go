@@ -223,6 +223,8 @@ func TestReconcilerRecoversExpiredClaims(t *testing.T) {
 		got, err := store.GetTask(ctx, task.ID())
 		require.NoError(t, err)
 		require.Equal(t, domain.StatusSubmitted, got.Status(), "handed to polling")
+		a, _ := got.CurrentAttempt()
+		require.Equal(t, domain.AttemptUnconfirmed, a.State, "whether the CLI ran is unknown")
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +38,13 @@ type Config struct {
 	// CreatorProfile says how content-creator is driven: contract (the CLI
 	// contract of SERVICE.md §6, the simulator), cli (the published CLI's
 	// synchronous run, supervised) or api (its HTTP server).
-	CreatorProfile        string        `env:"CREATOR_PROFILE" envDefault:"contract"`
-	CreatorCLIPath        string        `env:"CREATOR_CLI_PATH"`
-	CreatorWorkdir        string        `env:"CREATOR_WORKDIR"`
-	CreatorAPIBaseURL     string        `env:"CREATOR_API_BASE_URL"`
+	CreatorProfile    string `env:"CREATOR_PROFILE" envDefault:"contract"`
+	CreatorCLIPath    string `env:"CREATOR_CLI_PATH"`
+	CreatorWorkdir    string `env:"CREATOR_WORKDIR"`
+	CreatorAPIBaseURL string `env:"CREATOR_API_BASE_URL"`
+	// CreatorRefPrefix goes before every attempt's creator-side id
+	// ("test-" runs the published program's offline test mode).
+	CreatorRefPrefix      string        `env:"CREATOR_REF_PREFIX"`
 	CreatorMaxConcurrency int           `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
 	CreatorSubmitTimeout  time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
 	CreatorStatusTimeout  time.Duration `env:"CREATOR_STATUS_TIMEOUT" envDefault:"30s"`
@@ -170,6 +174,8 @@ func configParseError(err error) error {
 	return fmt.Errorf("invalid configuration: %w", err)
 }
 
+var refPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{0,40}$`)
+
 // Creator profiles (CREATOR_PROFILE).
 const (
 	ProfileContract = "contract"
@@ -192,6 +198,9 @@ func (c *Config) validateCreator() error {
 		}
 	default:
 		return &ConfigError{"CREATOR_PROFILE", "want contract, cli or api"}
+	}
+	if !refPrefixPattern.MatchString(c.CreatorRefPrefix) {
+		return &ConfigError{"CREATOR_REF_PREFIX", "want at most 40 letters, digits, - or _"}
 	}
 	if c.CreatorWorkdir != "" {
 		if info, err := os.Stat(c.CreatorWorkdir); err != nil || !info.IsDir() {

@@ -67,6 +67,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"CREATOR_API_BASE_URL":      {"CREATOR_PROFILE=api", "CREATOR_API_BASE_URL=localhost:3000"},
 		"CREATOR_WORKDIR":           {"CREATOR_WORKDIR=/nonexistent/creator"},
 		"CREATOR_STATUS_TIMEOUT":    {"CREATOR_STATUS_TIMEOUT=0"},
+		"CREATOR_REF_PREFIX":        {"CREATOR_REF_PREFIX=test/"},
 	}
 	for variable, environ := range cases {
 		t.Run(variable, func(t *testing.T) {

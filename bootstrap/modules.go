@@ -457,6 +457,7 @@ func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreat
 		CallbackBaseURL: cfg.WebhookCallbackBaseURL,
 		Callbacks:       cfg.WebhookEnabled,
 		Tokens:          cfg.WebhookCallbackTokens,
+		RefPrefix:       cfg.CreatorRefPrefix,
 	})
 }
 

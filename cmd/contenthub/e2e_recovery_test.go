@@ -137,8 +137,9 @@ func requireCompletedOnce(t *testing.T, s *service, pool poolView, id string) st
 
 // createCall is one `create` a fake CLI recorded.
 type createCall struct {
-	TaskID      string // --task-id
-	CallbackURL string // --callback-url, token included
+	TaskID       string // --task-id (contract), --taskId (cli)
+	CallbackURL  string // --callback-url, token included
+	Requirements string // --requirements
 }
 
 // recordCreates is the shell line that appends create's argv, tab-separated,
@@ -167,10 +168,12 @@ func readCreates(t *testing.T, path string) []createCall {
 		var c createCall
 		for i := 1; i+1 < len(args); i++ {
 			switch args[i] {
-			case "--task-id":
+			case "--task-id", "--taskId":
 				c.TaskID = args[i+1]
 			case "--callback-url":
 				c.CallbackURL = args[i+1]
+			case "--requirements":
+				c.Requirements = args[i+1]
 			}
 		}
 		calls = append(calls, c)
