@@ -284,6 +284,36 @@ func simDeliveries(t *testing.T, stateDir string) []simDelivered {
 	return out
 }
 
+// simWorkersRunning counts the simulator's detached workers (from its state
+// files) that are still running: not gone, and not a zombie left unreaped.
+func simWorkersRunning(t *testing.T, stateDir string) int {
+	t.Helper()
+	states, err := filepath.Glob(filepath.Join(stateDir, "*.json"))
+	require.NoError(t, err)
+	running := 0
+	for _, path := range states {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue // being rewritten
+		}
+		var st struct {
+			WorkerPID int `json:"workerPid"`
+		}
+		if json.Unmarshal(raw, &st) != nil || st.WorkerPID == 0 {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.WorkerPID))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) S …": the state follows the last ')'.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] != 'Z' {
+			running++
+		}
+	}
+	return running
+}
+
 // peakRSS is a live process's peak resident set (VmHWM), in MiB.
 func peakRSS(pid int) float64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

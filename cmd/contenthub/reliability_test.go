@@ -241,6 +241,10 @@ func started(st string) bool { return st == "submitted" || st == "processing" ||
 // expected final statuses, and records the figures.
 func (s *scenario) finish(expect map[string]string) {
 	s.t.Helper()
+	// Content-creator's generations end on their own (some after the task
+	// did); their last callbacks are part of what is checked.
+	require.Eventually(s.t, func() bool { return simWorkersRunning(s.t, s.stateDir) == 0 }, 90*time.Second, 100*time.Millisecond,
+		"content-creator workers still running")
 	for _, r := range s.live() {
 		s.measure(r)
 	}
