@@ -12,7 +12,7 @@ FUZZ_TARGETS := \
 	./application:FuzzDecodeCallback \
 	./adapters/httpapi:FuzzCallbackEndpoint
 
-.PHONY: all build run test unit fuzz bench generate lint migrate clean
+.PHONY: all build run test unit fuzz bench generate lint migrate clean test-reliability
 
 all: build
 
@@ -36,6 +36,12 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+## test-reliability: fault and abuse scenarios against `make build`'s binaries on a private PostgreSQL
+## cluster (RELIABILITY_SHORT=1 for a smaller run; RELIABILITY_REPORT=file keeps the figures table).
+test-reliability: build
+	CONTENTHUB_BIN_DIR=$(abspath $(BIN)) $(GO) test -tags reliability -count=1 -timeout 30m -v \
+		-run '^TestReliability$$' ./cmd/contenthub/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -59,7 +59,30 @@ type Config struct {
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+
+	// Limits, timeouts, drain and retention.
+	//
+	// WebhookRequireTimestamp refuses signatures that sign no timestamp.
+	WebhookRequireTimestamp bool `env:"WEBHOOK_REQUIRE_TIMESTAMP" envDefault:"false"`
+	// WebhookMaxConcurrent caps callback requests in flight (then 503).
+	WebhookMaxConcurrent int `env:"WEBHOOK_MAX_CONCURRENT" envDefault:"64"`
+	// HTTPReadTimeout bounds the arrival of headers, then of the body.
+	HTTPReadTimeout time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"10s"`
+	// HTTPWriteTimeout bounds an answer (each frame of an event stream).
+	HTTPWriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	// HTTPIdleTimeout closes keep-alive connections idle that long.
+	HTTPIdleTimeout time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s"`
+	// ShutdownTimeout bounds each drain phase at SIGTERM: requests in
+	// flight, then the background loops.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// Retention deletes terminal tasks last changed longer ago; 0 (unset)
+	// keeps everything.
+	Retention time.Duration `env:"RETENTION"`
 }
+
+// MinRetention is the smallest RETENTION accepted: a bare number means
+// seconds, and RETENTION=30 must not delete every finished task.
+const MinRetention = time.Hour
 
 // ConfigError names the variable that is wrong.
 type ConfigError struct {
@@ -101,15 +124,31 @@ func LoadConfig(environ []string) (Config, error) {
 	return cfg, nil
 }
 
-// parseDuration takes Go durations ("30s") and bare integers as seconds.
+// parseDuration takes Go durations ("30s"), whole days ("30d") and bare
+// integers as seconds.
 func parseDuration(v string) (any, error) {
+	d, err := ParseDuration(v)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ParseDuration reads a duration as the configuration does: a Go duration
+// ("90m", "1h30m"), whole days ("30d") or a bare integer of seconds.
+func ParseDuration(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		return time.Duration(n) * time.Second, nil
 	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.ParseInt(days, 10, 64); err == nil && n >= 0 && n <= 100*365 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return nil, fmt.Errorf("want a duration like 30s or a number of seconds, got %q", v)
+		return 0, fmt.Errorf("want a duration like 30s, 2h or 30d, or a number of seconds, got %q", v)
 	}
 	return d, nil
 }
@@ -229,6 +268,8 @@ func (c *Config) validate() error {
 		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"CREATOR_STATUS_TIMEOUT", c.CreatorStatusTimeout},
 		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
+		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
+		{"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -252,6 +293,9 @@ func (c *Config) validate() error {
 	if c.CreatorMaxConcurrency <= 0 {
 		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}
 	}
+	if err := c.validateHardening(); err != nil {
+		return err
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -261,6 +305,23 @@ func (c *Config) validate() error {
 	case "json", "console":
 	default:
 		return &ConfigError{"LOG_FORMAT", "want json or console"}
+	}
+	return nil
+}
+
+func (c *Config) validateHardening() error {
+	if c.WebhookMaxConcurrent <= 0 {
+		return &ConfigError{"WEBHOOK_MAX_CONCURRENT", "must be at least 1"}
+	}
+	// The write deadline starts with the request: it must leave room for the
+	// body to arrive and the callback to be handled.
+	if c.HTTPWriteTimeout <= c.HTTPReadTimeout+c.WebhookTimeout {
+		return &ConfigError{"HTTP_WRITE_TIMEOUT", fmt.Sprintf(
+			"must be longer than HTTP_READ_TIMEOUT + WEBHOOK_TIMEOUT (%s), or answers to slow callbacks could not be written",
+			c.HTTPReadTimeout+c.WebhookTimeout)}
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < MinRetention) {
+		return &ConfigError{"RETENTION", "must be at least 1h (e.g. 30d); unset keeps every task"}
 	}
 	return nil
 }

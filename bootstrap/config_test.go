@@ -79,3 +79,49 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfigHardening(t *testing.T) {
+	cfg, err := LoadConfig(nil)
+	require.NoError(t, err)
+	require.False(t, cfg.WebhookRequireTimestamp)
+	require.Equal(t, 64, cfg.WebhookMaxConcurrent)
+	require.Equal(t, 10*time.Second, cfg.HTTPReadTimeout)
+	require.Equal(t, 30*time.Second, cfg.HTTPWriteTimeout)
+	require.Equal(t, time.Minute, cfg.HTTPIdleTimeout)
+	require.Equal(t, 15*time.Second, cfg.ShutdownTimeout)
+	require.Zero(t, cfg.Retention, "RETENTION unset keeps everything")
+
+	cfg, err = LoadConfig([]string{"RETENTION=30d", "WEBHOOK_REQUIRE_TIMESTAMP=true", "SHUTDOWN_TIMEOUT=5"})
+	require.NoError(t, err)
+	require.Equal(t, 30*24*time.Hour, cfg.Retention)
+	require.True(t, cfg.WebhookRequireTimestamp)
+	require.Equal(t, 5*time.Second, cfg.ShutdownTimeout)
+
+	cases := map[string][]string{
+		"RETENTION":              {"RETENTION=30"}, // 30 seconds: a slip, not a policy
+		"HTTP_WRITE_TIMEOUT":     {"HTTP_WRITE_TIMEOUT=15s"},
+		"HTTP_READ_TIMEOUT":      {"HTTP_READ_TIMEOUT=0"},
+		"WEBHOOK_MAX_CONCURRENT": {"WEBHOOK_MAX_CONCURRENT=0"},
+		"SHUTDOWN_TIMEOUT":       {"SHUTDOWN_TIMEOUT=later"},
+	}
+	for variable, environ := range cases {
+		_, err := LoadConfig(environ)
+		var ce *ConfigError
+		require.True(t, errors.As(err, &ce), "%s: want *ConfigError, got %v", variable, err)
+		require.Equal(t, variable, ce.Variable)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"30": 30 * time.Second, "90m": 90 * time.Minute, "30d": 30 * 24 * time.Hour, " 1d ": 24 * time.Hour, "0d": 0,
+	} {
+		got, err := ParseDuration(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "d", "1.5d", "-1d", "30 days", "1w"} {
+		_, err := ParseDuration(in)
+		require.Error(t, err, in)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,8 +78,9 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	if role != RoleWorker {
 		opts = append(opts, HTTPModule)
 	}
-	// Last, so it runs after every other start hook.
-	opts = append(opts, fx.Invoke(announceStart))
+	// Last, so it runs after every other start hook, and the signal is
+	// logged before every other stop hook.
+	opts = append(opts, fx.Invoke(announceStart), fx.Invoke(logSignals))
 	return fx.Options(append(opts, extra...)...)
 }
 
@@ -100,6 +100,7 @@ var StorageModule = fx.Module("storage",
 		NewStore,
 		func(s *sqlstore.Store) ports.TaskStore { return s },
 		func(s *sqlstore.Store) ports.Health { return s },
+		func(s *sqlstore.Store) ports.TaskRetention { return s },
 	),
 )
 
@@ -122,7 +123,13 @@ func NewStore(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*sqlstore.Store, er
 			log.Info("database migrated", zap.String("dialect", string(store.Dialect())))
 			return nil
 		},
-		OnStop: func(context.Context) error { return store.Close() },
+		OnStop: func(context.Context) error {
+			if err := store.Close(); err != nil {
+				return err
+			}
+			log.Info("drain: database closed")
+			return nil
+		},
 	})
 	return store, nil
 }
@@ -222,6 +229,7 @@ func NewVerifier(cfg Config, log *zap.Logger) (*signature.Verifier, error) {
 	v, err := signature.NewVerifier(signature.Config{
 		Secrets: cfg.WebhookSecretKeys, RequireSignature: cfg.WebhookRequireSignature,
 		Tokens: cfg.WebhookCallbackTokens, Tolerance: cfg.WebhookTolerance,
+		RequireTimestamp: cfg.WebhookRequireTimestamp,
 	})
 	if err != nil {
 		return nil, &ConfigError{Variable: "WEBHOOK_SECRET_KEY", Problem: err.Error()}
@@ -348,7 +356,7 @@ type RouteExtras struct {
 
 // NewRouter builds the Gin engine.
 func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, health ports.Health,
-	clk ports.Clock, hub EventHub, reg *prometheus.Registry, log *zap.Logger, extras RouteExtras) *gin.Engine {
+	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, extras RouteExtras) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if len(cfg.APITokens) == 0 {
 		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
@@ -356,23 +364,28 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 	metricsRoute := func(r gin.IRouter, _ gin.IRouter) {
 		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	}
-	return httpapi.NewRouter(httpapi.Config{
-		APITokens: cfg.APITokens, WebhookEnabled: cfg.WebhookEnabled, SignatureRequired: cfg.WebhookRequireSignature,
-		WebhookTimeout: cfg.WebhookTimeout, WebhookMaxBodyBytes: cfg.WebhookMaxBodyBytes,
-	}, httpapi.Deps{
-		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, Events: hub,
+	return httpapi.NewRouter(httpConfig(cfg), httpapi.Deps{
+		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, Events: hub, Metrics: m,
 		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
 }
 
-// shutdownGrace bounds how long in-flight requests may finish at stop.
-const shutdownGrace = 15 * time.Second
+// httpConfig is the HTTP layer's share of the configuration.
+func httpConfig(cfg Config) httpapi.Config {
+	return httpapi.Config{
+		APITokens: cfg.APITokens, WebhookEnabled: cfg.WebhookEnabled, SignatureRequired: cfg.WebhookRequireSignature,
+		WebhookTimeout: cfg.WebhookTimeout, WebhookMaxBodyBytes: cfg.WebhookMaxBodyBytes,
+		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
+		MaxConcurrentCallbacks: cfg.WebhookMaxConcurrent,
+	}
+}
 
 // HTTPServer is the service's listener; Addr tells where it listens once
 // started (useful with port 0).
 type HTTPServer struct {
-	srv  *http.Server
-	addr atomic.Pointer[string]
+	srv      *http.Server
+	addr     atomic.Pointer[string]
+	inFlight atomic.Int64 // requests being served
 }
 
 // Addr returns the bound address, or "" before start.
@@ -384,9 +397,14 @@ func (s *HTTPServer) Addr() string {
 }
 
 // NewHTTPServer listens at start (so a taken port fails the start) and shuts
-// down gracefully at stop, finishing in-flight callbacks.
+// down gracefully at stop, finishing in-flight callbacks (see drain.go).
 func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHub, log *zap.Logger) *HTTPServer {
-	s := &HTTPServer{srv: &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}}
+	s := &HTTPServer{}
+	s.srv = httpapi.NewServer(cfg.HTTPAddr, httpConfig(cfg), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		handler.ServeHTTP(w, r)
+	}))
 	// Event streams never end on their own: close them when shutdown starts
 	// so in-flight callbacks, not idle streams, decide how long it takes.
 	s.srv.RegisterOnShutdown(func() { _ = hub.Close() })
@@ -407,9 +425,7 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHu
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, shutdownGrace)
-			defer cancel()
-			return s.srv.Shutdown(ctx)
+			return drainHTTP(ctx, s.srv, s.inFlight.Load(), cfg.ShutdownTimeout, log)
 		},
 	})
 	return s
@@ -417,9 +433,18 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHu
 
 // WorkerModule runs the dispatcher and the reconciler in the background.
 var WorkerModule = fx.Module("worker",
-	fx.Provide(NewDispatcher, NewReconciler),
+	fx.Provide(NewDispatcher, NewReconciler, NewRetention),
 	fx.Invoke(RunBackground),
 )
+
+// NewRetention builds the periodic purge of finished tasks (RETENTION; off
+// when unset).
+func NewRetention(cfg Config, store ports.TaskRetention, clk ports.Clock, log *zap.Logger) *application.Retention {
+	if cfg.Retention > 0 {
+		log.Info("retention is on: terminal tasks unchanged for longer are deleted hourly", zap.Duration("retention", cfg.Retention))
+	}
+	return application.NewRetention(store, clk, log, application.RetentionConfig{OlderThan: cfg.Retention})
+}
 
 // NewDispatcher builds the dispatcher with this replica's lease name.
 func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreator, wakeup *application.Wakeup) *application.Dispatcher {
@@ -453,32 +478,8 @@ func NewReconciler(cfg Config, deps application.Deps, creator ports.ContentCreat
 type Loop interface{ Run(ctx context.Context) }
 
 // RunBackground starts the loops at start (without blocking) and stops and
-// waits for them at stop.
-func RunBackground(lc fx.Lifecycle, d *application.Dispatcher, r *application.Reconciler) {
-	runLoops(lc, d, r)
-}
-
-func runLoops(lc fx.Lifecycle, loops ...Loop) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			for _, l := range loops {
-				wg.Add(1)
-				go func() { defer wg.Done(); l.Run(ctx) }()
-			}
-			return nil
-		},
-		OnStop: func(stopCtx context.Context) error {
-			cancel()
-			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
-			select {
-			case <-done:
-				return nil
-			case <-stopCtx.Done():
-				return fmt.Errorf("background loops did not stop: %w", stopCtx.Err())
-			}
-		},
-	})
+// waits for them, for at most SHUTDOWN_TIMEOUT, at stop.
+func RunBackground(lc fx.Lifecycle, cfg Config, log *zap.Logger, d *application.Dispatcher, r *application.Reconciler,
+	retention *application.Retention) {
+	runLoops(lc, cfg.ShutdownTimeout, log, d, r, retention)
 }

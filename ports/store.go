@@ -78,6 +78,8 @@ type TaskStore interface {
 	MarkPolled(ctx context.Context, ids []string, at time.Time) error
 	// RecordDelivery stores an audit record outside a task update (rejected
 	// or ignored deliveries). A duplicate DeliveryID → domain.ErrDuplicateDelivery.
+	// Rejected deliveries are bounded: at most one is stored per task, reason
+	// and time window (the adapter's), so a flood cannot grow the table.
 	RecordDelivery(ctx context.Context, d domain.Delivery) error
 	// HasDelivery reports whether an accepted delivery with this id was recorded.
 	HasDelivery(ctx context.Context, taskID, deliveryID string) (bool, error)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 
@@ -29,12 +28,7 @@ func (h *callbackHandler) handle(c *gin.Context) {
 	addLogFields(c, zap.String("task_id", taskID))
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, h.maxBody))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			abort(c, http.StatusRequestEntityTooLarge, errorBody{Code: "body_too_large", Message: "callback body is too large"})
-			return
-		}
-		abort(c, http.StatusBadRequest, errorBody{Code: "unreadable_body", Message: "could not read the request body"})
+		abortUnreadableBody(c, err)
 		return
 	}
 	ctx, cancel := h.timeout(c.Request.Context())

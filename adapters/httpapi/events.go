@@ -27,16 +27,14 @@ type resumableSubscriber interface {
 
 // eventStreams serves task changes as Server-Sent Events.
 type eventStreams struct {
-	tasks     *application.Tasks
-	events    ports.EventSubscriber
-	heartbeat time.Duration
+	tasks        *application.Tasks
+	events       ports.EventSubscriber
+	heartbeat    time.Duration
+	writeTimeout time.Duration // per frame
 }
 
 func registerEventRoutes(r gin.IRouter, cfg Config, d Deps) {
-	h := &eventStreams{tasks: d.Tasks, events: d.Events, heartbeat: cfg.HeartbeatInterval}
-	if h.heartbeat <= 0 {
-		h.heartbeat = DefaultHeartbeatInterval
-	}
+	h := &eventStreams{tasks: d.Tasks, events: d.Events, heartbeat: cfg.HeartbeatInterval, writeTimeout: cfg.WriteTimeout}
 	guard := withBearerOrQueryToken(cfg.APITokens)
 	r.GET("/api/v1/content/tasks/:task_id/events", guard, h.task)
 	r.GET("/api/v1/content/events", guard, h.all)
@@ -137,11 +135,13 @@ func (h *eventStreams) stream(c *gin.Context, events <-chan ports.TaskEvent) {
 	header.Set("Cache-Control", "no-cache")
 	header.Set("Connection", "keep-alive")
 	header.Set("X-Accel-Buffering", "no") // nginx: pass each event on at once
-	// A stream lasts longer than any write timeout meant for single answers.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	// A stream lasts longer than any write timeout meant for single answers:
+	// each frame gets its own, so a client that stops reading is let go.
+	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 
 	send := func(frame []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
 		if _, err := w.Write(frame); err != nil {
 			return false
 		}

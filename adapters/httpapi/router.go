@@ -24,6 +24,17 @@ type Config struct {
 	// HeartbeatInterval spaces the comments that keep idle event streams
 	// open through proxies; 0 means DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
+	// ReadTimeout bounds the arrival of a request's headers, then of its
+	// body (HTTP_READ_TIMEOUT); WriteTimeout the writing of an answer, or of
+	// each frame of an event stream (HTTP_WRITE_TIMEOUT); IdleTimeout a
+	// keep-alive connection between requests (HTTP_IDLE_TIMEOUT). Zero
+	// values take the Default… constants.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	// MaxConcurrentCallbacks caps callback requests in flight; past it they
+	// are answered 503 with Retry-After (WEBHOOK_MAX_CONCURRENT). 0 = no cap.
+	MaxConcurrentCallbacks int
 }
 
 // Deps are the use cases and ports the routes call.
@@ -37,14 +48,17 @@ type Deps struct {
 	Events ports.EventSubscriber
 	// Extra registers more routes (metrics, events, UI) on the engine.
 	Extra []func(r gin.IRouter, api gin.IRouter)
+	// Metrics counts callbacks refused for overload; optional.
+	Metrics ports.Metrics
 }
 
 // NewRouter builds the Gin engine with every route of §3 and §5.
 func NewRouter(cfg Config, d Deps) *gin.Engine {
+	cfg = cfg.withDefaults()
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(withRequestID(), withAccessLog(d.Log), withRecovery(d.Log))
+	r.Use(withRequestID(), withAccessLog(d.Log), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, http.StatusNotFound, errorBody{Code: "not_found", Message: "no such route"})
 	})
@@ -76,7 +90,11 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 				return context.WithTimeout(ctx, cfg.WebhookTimeout)
 			},
 		}
-		r.POST("/api/v1/content/callback/:task_id", cb.handle)
+		route := []gin.HandlerFunc{cb.handle}
+		if cfg.MaxConcurrentCallbacks > 0 {
+			route = append([]gin.HandlerFunc{limitInFlight(cfg.MaxConcurrentCallbacks, d.Metrics)}, route...)
+		}
+		r.POST("/api/v1/content/callback/:task_id", route...)
 	}
 
 	api := r.Group("/api/v1", withBearerTokens(cfg.APITokens))

@@ -75,7 +75,7 @@ func (r createTaskRequest) input(idempotencyKey string) (application.CreateTaskI
 func (h *taskHandlers) create(c *gin.Context) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBody))
 	if err != nil {
-		abort(c, http.StatusRequestEntityTooLarge, errorBody{Code: "body_too_large", Message: "request body is too large"})
+		abortUnreadableBody(c, err)
 		return
 	}
 	if err := application.CheckJSONObject(body); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
 
 	"contenthub/ports"
 )
@@ -58,35 +59,56 @@ func decodeBase64MAC(s string) ([]byte, bool) {
 	return nil, false
 }
 
-// verifyRawHeader checks X-Webhook-Signature: scheme a over the raw bytes
-// first, then scheme b over the canonical JSON. reason is "" on success.
-func (v *Verifier) verifyRawHeader(req ports.CallbackRequest, value string) (auth ports.Authentication, reason string) {
+// rawCheck is an X-Webhook-Signature header that parsed, with what it signs.
+type rawCheck struct {
+	ok        bool // parsed and its timestamp acceptable: worth an HMAC
+	malformed bool // cannot be a signature at all
+	sig       rawSignature
+	timestamp string    // X-Webhook-Timestamp as sent, "" when absent
+	sentAt    time.Time // its time
+}
+
+// parseRawHeader reads X-Webhook-Signature and X-Webhook-Timestamp without
+// hashing anything. reason is "" when the header is worth verifying.
+func (v *Verifier) parseRawHeader(req ports.CallbackRequest, value string) (rawCheck, string) {
 	sig, ok := parseRawSignature(value)
 	if !ok {
-		return auth, "X-Webhook-Signature is neither hex nor base64 of a SHA-256 MAC"
+		return rawCheck{malformed: true}, "X-Webhook-Signature is neither hex nor base64 of a SHA-256 MAC"
 	}
-
-	signed := [][]byte{req.Body}
+	c := rawCheck{sig: sig}
 	if ts := strings.TrimSpace(req.Header.Get(HeaderTimestamp)); ts != "" {
 		t, reason := v.checkTimestamp(ts, req.ReceivedAt)
 		if reason != "" {
-			return auth, "X-Webhook-Timestamp: " + reason
+			return rawCheck{}, "X-Webhook-Timestamp: " + reason
 		}
-		auth.SentAt = t
-		signed = [][]byte{[]byte(ts), []byte("."), req.Body}
+		c.timestamp, c.sentAt = ts, t
+	} else if v.requireTimestamp {
+		return rawCheck{}, "X-Webhook-Signature without X-Webhook-Timestamp (a signed timestamp is required)"
 	}
-	if anyKeyMatches(v.rawKeys, sig.mac, signed...) {
-		auth.Scheme = SchemeRaw
-		return auth, ""
-	}
+	c.ok = true
+	return c, ""
+}
 
-	if sig.canonicalCandidate {
+// verifyRaw checks a parsed X-Webhook-Signature: scheme a over the raw bytes
+// first, then scheme b over the canonical JSON — but only for a value that
+// can be scheme b (base64 without a prefix), without a timestamp (scheme b
+// signs none, so a timestamp means the sender uses a), and on a body of at
+// most CanonicalMaxBodyBytes.
+func (v *Verifier) verifyRaw(req ports.CallbackRequest, c rawCheck) (ports.Authentication, bool) {
+	signed := [][]byte{req.Body}
+	if c.timestamp != "" {
+		signed = [][]byte{[]byte(c.timestamp), []byte("."), req.Body}
+	}
+	if anyKeyMatches(v.rawKeys, c.sig.mac, signed...) {
+		return ports.Authentication{Scheme: SchemeRaw, SentAt: c.sentAt}, true
+	}
+	if c.sig.canonicalCandidate && c.timestamp == "" && len(req.Body) <= CanonicalMaxBodyBytes {
 		// Only now, after the raw bytes failed, is the body parsed.
-		if canonical, err := Canonicalize(req.Body); err == nil && anyKeyMatches(v.rawKeys, sig.mac, canonical) {
-			return ports.Authentication{Scheme: SchemeCanonical}, ""
+		if canonical, err := Canonicalize(req.Body); err == nil && anyKeyMatches(v.rawKeys, c.sig.mac, canonical) {
+			return ports.Authentication{Scheme: SchemeCanonical}, true
 		}
 	}
-	return ports.Authentication{}, "X-Webhook-Signature does not match"
+	return ports.Authentication{}, false
 }
 
 // anyKeyMatches reports whether some key's HMAC of the concatenated parts

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"contenthub/ports"
 )
@@ -47,38 +48,51 @@ func standardContent(id, timestamp string, body []byte) [][]byte {
 	return [][]byte{[]byte(id), []byte("."), []byte(timestamp), []byte("."), body}
 }
 
-// verifyStandard checks the webhook-* headers (scheme c). reason is "" on
-// success.
-func (v *Verifier) verifyStandard(req ports.CallbackRequest, value string) (auth ports.Authentication, reason string) {
+// standardCheck is a webhook-signature header that parsed, with what it signs.
+type standardCheck struct {
+	ok        bool // parsed and its timestamp acceptable: worth an HMAC
+	malformed bool // cannot be a signature at all
+	id, ts    string
+	sentAt    time.Time
+	macs      [][]byte
+}
+
+// parseStandard reads the webhook-* headers (scheme c) without hashing
+// anything. reason is "" when they are worth verifying.
+func (v *Verifier) parseStandard(req ports.CallbackRequest, value string) (standardCheck, string) {
 	id := strings.TrimSpace(req.Header.Get(HeaderWebhookID))
 	ts := strings.TrimSpace(req.Header.Get(HeaderWebhookTimestamp))
 	if id == "" || ts == "" {
-		return auth, "webhook-signature without webhook-id and webhook-timestamp"
-	}
-	if len(v.standardKeys) == 0 {
-		return auth, "webhook-signature present but no configured secret is a whsec_ base64 key"
-	}
-	t, reason := v.checkTimestamp(ts, req.ReceivedAt)
-	if reason != "" {
-		return auth, "webhook-timestamp: " + reason
+		return standardCheck{malformed: true}, "webhook-signature without webhook-id and webhook-timestamp"
 	}
 	macs := parseStandardSignatures(value)
 	if len(macs) == 0 {
-		return auth, "webhook-signature has no v1 signature"
+		return standardCheck{malformed: true}, "webhook-signature has no v1 signature"
 	}
+	if len(v.standardKeys) == 0 {
+		return standardCheck{}, "webhook-signature present but no configured secret is a whsec_ base64 key"
+	}
+	t, reason := v.checkTimestamp(ts, req.ReceivedAt)
+	if reason != "" {
+		return standardCheck{}, "webhook-timestamp: " + reason
+	}
+	return standardCheck{ok: true, id: id, ts: ts, sentAt: t, macs: macs}, ""
+}
 
-	content := standardContent(id, ts, req.Body)
+// verifyStandard checks parsed webhook-* headers against every scheme c key.
+func (v *Verifier) verifyStandard(req ports.CallbackRequest, c standardCheck) (ports.Authentication, bool) {
+	content := standardContent(c.id, c.ts, req.Body)
 	ok := false
 	for _, key := range v.standardKeys {
 		want := sum(key, content...)
-		for _, mac := range macs {
+		for _, mac := range c.macs {
 			ok = hmac.Equal(want, mac) || ok
 		}
 	}
 	if !ok {
-		return auth, "webhook-signature does not match"
+		return ports.Authentication{}, false
 	}
-	return ports.Authentication{Scheme: SchemeStandard, WebhookID: id, SentAt: t}, ""
+	return ports.Authentication{Scheme: SchemeStandard, WebhookID: c.id, SentAt: c.sentAt}, true
 }
 
 // SignStandard signs by Standard Webhooks v1 (scheme c) and returns the

@@ -39,6 +39,13 @@ const (
 // callback was received when Config.Tolerance is zero.
 const DefaultTolerance = 5 * time.Minute
 
+// CanonicalMaxBodyBytes bounds the bodies scheme b is tried on. Scheme b
+// parses and re-serialises the whole body before its HMAC — an order of
+// magnitude more work than schemes a and c — so an unauthenticated sender must
+// not be able to make the service do it on a large body. The seed's callbacks
+// are far below it; larger ones must sign by scheme a or c.
+const CanonicalMaxBodyBytes = 1 << 20
+
 // Config is the verifier's share of the WEBHOOK_* settings.
 type Config struct {
 	// Secrets are the HMAC secrets, current first (WEBHOOK_SECRET_KEY; see
@@ -53,6 +60,11 @@ type Config struct {
 	// Tolerance bounds the age (and future skew) of signed timestamps
 	// (WEBHOOK_TOLERANCE); zero means DefaultTolerance.
 	Tolerance time.Duration
+	// RequireTimestamp refuses signatures that sign no timestamp: scheme a
+	// without X-Webhook-Timestamp, and scheme b, which has none
+	// (WEBHOOK_REQUIRE_TIMESTAMP). Such a signature never expires, so a
+	// captured callback could be replayed forever.
+	RequireTimestamp bool
 }
 
 // ParseSecrets splits a WEBHOOK_SECRET_KEY value into its secrets: comma
@@ -70,6 +82,7 @@ func ParseSecrets(s string) []string {
 // Verifier implements ports.CallbackVerifier. It is safe for concurrent use.
 type Verifier struct {
 	requireSignature bool
+	requireTimestamp bool
 	tokens           bool
 	tolerance        time.Duration
 	rawKeys          [][]byte // schemes a and b: each secret's bytes as written
@@ -89,6 +102,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{
 		requireSignature: cfg.RequireSignature,
+		requireTimestamp: cfg.RequireTimestamp,
 		tokens:           cfg.Tokens,
 		tolerance:        cfg.Tolerance,
 	}
@@ -158,6 +172,11 @@ func (v *Verifier) Verify(req ports.CallbackRequest, attempts []domain.Attempt) 
 // signatures are not in use and their headers carry no meaning. A request
 // passes when one present scheme verifies, so a sender may sign with a and
 // c at once; when none does, the reasons of each are reported.
+//
+// Cheap checks come first: every present header is parsed, and its
+// timestamp checked, before any HMAC is computed, and a header that cannot
+// be a signature refuses the request outright. Then the raw-byte MACs (c,
+// a); scheme b's re-serialisation only when those did not decide.
 func (v *Verifier) verifySignatures(req ports.CallbackRequest) (auth ports.Authentication, signed bool, err error) {
 	if len(v.rawKeys) == 0 {
 		return ports.Authentication{}, false, nil
@@ -168,21 +187,39 @@ func (v *Verifier) verifySignatures(req ports.CallbackRequest) (auth ports.Authe
 		return ports.Authentication{}, false, nil
 	}
 
-	var reasons []string
-	// Standard Webhooks first: it also authenticates the delivery id.
+	var (
+		reasons  []string
+		standard standardCheck
+		raw      rawCheck
+	)
 	if standardSig != "" {
-		auth, reason := v.verifyStandard(req, standardSig)
-		if reason == "" {
-			return auth, true, nil
+		var reason string
+		if standard, reason = v.parseStandard(req, standardSig); reason != "" {
+			reasons = append(reasons, reason)
 		}
-		reasons = append(reasons, reason)
 	}
 	if rawSig != "" {
-		auth, reason := v.verifyRawHeader(req, rawSig)
-		if reason == "" {
+		var reason string
+		if raw, reason = v.parseRawHeader(req, rawSig); reason != "" {
+			reasons = append(reasons, reason)
+		}
+	}
+	if len(reasons) > 0 && (raw.malformed || standard.malformed || (!raw.ok && !standard.ok)) {
+		return ports.Authentication{}, true, refuse(ports.ErrCredentialInvalid, strings.Join(reasons, "; "))
+	}
+
+	// Standard Webhooks first: it also authenticates the delivery id.
+	if standard.ok {
+		if auth, ok := v.verifyStandard(req, standard); ok {
 			return auth, true, nil
 		}
-		reasons = append(reasons, reason)
+		reasons = append(reasons, "webhook-signature does not match")
+	}
+	if raw.ok {
+		if auth, ok := v.verifyRaw(req, raw); ok {
+			return auth, true, nil
+		}
+		reasons = append(reasons, "X-Webhook-Signature does not match")
 	}
 	return ports.Authentication{}, true, refuse(ports.ErrCredentialInvalid, strings.Join(reasons, "; "))
 }

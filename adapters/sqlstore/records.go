@@ -23,8 +23,13 @@ var (
 )
 
 // RecordDelivery stores an audit record outside a task update. A delivery id
-// already recorded for the task fails with domain.ErrDuplicateDelivery.
+// already recorded for the task fails with domain.ErrDuplicateDelivery. A
+// refused delivery is stored once per task, reason and RefusedAuditWindow;
+// the others of that window are dropped without error.
 func (s *Store) RecordDelivery(ctx context.Context, d domain.Delivery) error {
+	if d.Outcome == domain.DeliveryRejected {
+		return recordRefused(ctx, s.db, d)
+	}
 	return insertDelivery(ctx, s.db, d)
 }
 

@@ -3,6 +3,7 @@
 //	contenthub [serve] [--role all|api|worker]   run the service (default)
 //	contenthub migrate up|down|status            manage the database schema
 //	contenthub sign --secret S [--scheme a|b|c]   print callback signature headers
+//	contenthub cleanup --older-than 30d [--dry-run] delete finished tasks
 //	contenthub help                              this text
 //
 // Configuration comes from the environment; see README.md.
@@ -30,6 +31,8 @@ Usage:
   contenthub migrate up|down|status            apply, roll back one, or list database migrations
   contenthub sign --secret S [--scheme a|b|c|all] [--body JSON]
                                                print callback signature headers (see sign --help)
+  contenthub cleanup --older-than 30d [--dry-run]
+                                               delete terminal tasks unchanged that long (see cleanup --help)
   contenthub help                              show this text
 
 Roles: all = HTTP API and background work; api = HTTP only; worker = dispatcher,
@@ -57,6 +60,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = migrate(args, environ, stdout)
 	case "sign":
 		err = sign(args, os.Stdin, stdout, stderr)
+	case "cleanup":
+		err = cleanup(args, environ, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -99,7 +104,8 @@ func serve(args, environ []string, stderr io.Writer) error {
 		return err
 	}
 	<-app.Wait()
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
+	// Two drain phases of SHUTDOWN_TIMEOUT each (requests, loops), then closing.
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 2*cfg.ShutdownTimeout+10*time.Second)
 	defer cancelStop()
 	return app.Stop(stopCtx)
 }

@@ -87,9 +87,12 @@ func TestMigrateCommand(t *testing.T) {
 		require.NoError(t, err, "migrate %s: %s", action, out)
 		return string(out)
 	}
-	require.Contains(t, migrate("status"), "pending  -           00001_init.sql")
+	require.Regexp(t, `pending +- +00001_init\.sql`, migrate("status"))
 	require.Contains(t, migrate("up"), "migrate up: done")
 	require.NotContains(t, migrate("status"), "pending")
 	require.Contains(t, migrate("down"), "migrate down: done")
-	require.Contains(t, migrate("status"), "pending  -           00001_init.sql")
+	// Only the newest migration is rolled back.
+	status := migrate("status")
+	require.Equal(t, 1, strings.Count(status, "pending"), status)
+	require.Regexp(t, `pending +- +\d+_\w+\.sql\n$`, status)
 }
