@@ -187,6 +187,13 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) <-chan st
 	if result.Running == nil {
 		return closed
 	}
+	// A run supervised here is under way: the task is processing while it
+	// lasts (the published CLI reports no progress of its own).
+	running := domain.Event{Kind: domain.EventProgress, Source: domain.SourceSupervisor, Attempt: task.Attempt(),
+		At: d.deps.now(), Progress: domain.ProgressReport{Stage: "running", Message: "content-creator is generating the article"}}
+	if _, _, err := d.deps.applyEvent(ctx, task.ID(), running, nil); err != nil {
+		log.Warn("record the run under way", zap.Error(err))
+	}
 	return result.Running
 }
 

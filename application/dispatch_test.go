@@ -173,6 +173,11 @@ func TestSupervisedRunsHoldTheirSlot(t *testing.T) {
 		require.Len(t, creator.submitted(), n)
 	}
 	waitSubmitted(2)
+	require.Eventually(t, func() bool {
+		running, err := store.GetTask(context.Background(), "task-0")
+		require.NoError(t, err)
+		return running.Status() == domain.StatusProcessing && running.Progress().Stage == "running"
+	}, 10*time.Second, 5*time.Millisecond, "processing while the supervised run lasts")
 	close(creator.running["run-0"])
 	waitSubmitted(3) // the sweep is an hour away: the freed slot woke the dispatcher
 	close(creator.running["run-1"])

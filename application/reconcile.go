@@ -19,6 +19,11 @@ type ReconcilerConfig struct {
 	Grace       time.Duration // CALLBACK_GRACE: silence before a task is polled
 	Batch       int           // tasks looked at per interval
 	Concurrency int           // status queries in flight
+	// StartupGrace is how long content-creator may not yet know an attempt
+	// it was handed: a supervised CLI child records it only after its
+	// start-up (seconds, up to ~20 on a loaded machine). Until then "unknown"
+	// is no answer rather than a lost submission.
+	StartupGrace time.Duration
 }
 
 // Reconciler is the second guarantee: it finishes tasks whose callbacks were
@@ -179,6 +184,10 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 	base.At = r.deps.now()
 	switch {
 	case errors.Is(err, ports.ErrCreatorUnknownTask):
+		if a, ok := t.CurrentAttempt(); ok && base.At.Sub(a.OpenedAt) < r.cfg.StartupGrace {
+			log.Info("content-creator does not know the attempt yet; it may still be starting")
+			return ev, false
+		}
 		ev = base
 		ev.Kind, ev.Error = domain.EventFailed, domain.TaskError{
 			Code: "UNKNOWN_TO_CREATOR", Type: "lost_submission", Message: "content-creator does not know this attempt",
@@ -225,14 +234,23 @@ func (r *Reconciler) apply(ctx context.Context, log *zap.Logger, taskID string, 
 	return out.Changed
 }
 
+// stopTimeout bounds asking content-creator to stop an abandoned attempt.
+const stopTimeout = time.Minute
+
 // stopAbandoned asks content-creator to stop an attempt the task gave up on
-// (cancelled, timed out), so no orphan work runs. Best effort: the task has
-// moved on whatever content-creator does, and a late answer is ignored.
+// (cancelled, timed out), so no orphan work runs. Best effort and in the
+// background: the task has moved on whatever content-creator does (a late
+// answer is ignored), and the caller — an API request, a reconciler pass —
+// must not wait for a CLI's start-up or a hung server.
 func stopAbandoned(ctx context.Context, creator ports.ContentCreator, log *zap.Logger, out domain.Outcome) {
 	if out.StopRef == "" {
 		return
 	}
-	if err := creator.Cancel(ctx, out.StopRef); err != nil {
-		log.Warn("ask content-creator to stop an abandoned attempt", zap.String("external_ref", out.StopRef), zap.Error(err))
-	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	go func() {
+		defer cancel()
+		if err := creator.Cancel(ctx, out.StopRef); err != nil {
+			log.Warn("ask content-creator to stop an abandoned attempt", zap.String("external_ref", out.StopRef), zap.Error(err))
+		}
+	}()
 }

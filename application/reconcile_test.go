@@ -304,6 +304,7 @@ type slowCreator struct {
 	scriptedCreator
 	clock   *settableClock
 	took    time.Duration
+	mu      sync.Mutex
 	stopped []string
 }
 
@@ -318,8 +319,16 @@ func (c *slowCreator) Result(ctx context.Context, ref string) (domain.Result, er
 }
 
 func (c *slowCreator) Cancel(_ context.Context, ref string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.stopped = append(c.stopped, ref)
 	return nil
+}
+
+func (c *slowCreator) stops() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.stopped...)
 }
 
 func TestReconcilerStampsEventsWithTheTimeOfTheAnswer(t *testing.T) {
@@ -349,5 +358,38 @@ func TestReconcilerStopsTimedOutAttempts(t *testing.T) {
 	creator := &slowCreator{clock: clock}
 	_, err := reconcilerFor(store, clock, creator, 10).ReconcileOnce(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, []string{id + "-1"}, creator.stopped, "content-creator is asked to stop the abandoned attempt")
+	require.Eventually(t, func() bool { return len(creator.stops()) > 0 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, []string{id + "-1"}, creator.stops(), "content-creator is asked to stop the abandoned attempt")
+}
+
+// TestUnknownIsNoAnswerWhileTheAttemptMayBeStarting: a CLI child records its
+// attempt only after its start-up, so "unknown" right after the attempt was
+// opened must not fail it (and start a second generation).
+func TestUnknownIsNoAnswerWhileTheAttemptMayBeStarting(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	store := sqlstoretest.NewSQLite(t)
+	ctx := context.Background()
+	id := seedSubmitted(t, store, 1, t0, 1)[0]
+	clock := newSettableClock(t0.Add(grace + time.Second))
+	creator := &scriptedCreator{statusErr: fmt.Errorf("status: %w", ports.ErrCreatorUnknownTask)}
+	deps := testDeps(store, clock)
+	r := application.NewReconciler(deps, creator, application.NewWakeup(), application.ReconcilerConfig{
+		Interval: time.Second, Grace: grace, StartupGrace: time.Minute,
+	})
+
+	rep, err := r.ReconcileOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Unknown)
+	task, err := store.GetTask(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, domain.StatusSubmitted, task.Status(), "opened 31 s ago: it may still be starting")
+
+	clock.Set(t0.Add(2 * time.Minute))
+	_, err = r.ReconcileOnce(ctx)
+	require.NoError(t, err)
+	task, err = store.GetTask(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 2, task.Attempt(), "past the start-up grace, unknown means lost: retried")
+	e, _ := task.LastError()
+	require.Equal(t, "UNKNOWN_TO_CREATOR", e.Code)
 }

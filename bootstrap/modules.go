@@ -471,6 +471,7 @@ func dispatchLease(submitTimeout time.Duration) time.Duration {
 func NewReconciler(cfg Config, deps application.Deps, creator ports.ContentCreator, wakeup *application.Wakeup) *application.Reconciler {
 	return application.NewReconciler(deps, creator, wakeup, application.ReconcilerConfig{
 		Interval: cfg.PollInterval, Grace: cfg.CallbackGrace, Concurrency: cfg.CreatorMaxConcurrency,
+		StartupGrace: cfg.CreatorStatusTimeout,
 	})
 }
 

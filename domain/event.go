@@ -41,6 +41,9 @@ const (
 	// SourceCreatorAnswer is content-creator's HTTP API answering a
 	// submission it ran to the end.
 	SourceCreatorAnswer Source = "creator_answer"
+	// SourceSupervisor is the service's own watch over a run it supervises:
+	// the child process runs, the request is held open.
+	SourceSupervisor Source = "supervisor"
 )
 
 // ProgressReport is a progress event's payload, as sent (not yet clamped).

@@ -127,6 +127,9 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 		if !t.attemptOpen {
 			return out.ignore("no attempt is open"), nil
 		}
+		// content-creator answering about the attempt shows it took it: the
+		// submission is recorded now, the submit's own "ok" comes too late.
+		t.submit("", false, at, rules)
 		m = transitions[StatusSubmitted][ev.Kind]
 	}
 

@@ -236,8 +236,9 @@ func (c *Client) Submit(_ context.Context, req ports.SubmitRequest) (res ports.S
 		case a := <-answered:
 			return c.early(req, a, left, started)
 		case <-window:
-			// No refusal: it validated the request and runs it.
-			c.acknowledge(req.ExternalRef)
+			// No refusal: it validated the request and runs it — as far as
+			// silence tells. Silence is no acknowledgement: the id is asked
+			// about directly only once the server has shown it knows it.
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -280,9 +281,10 @@ func (c *Client) early(req ports.SubmitRequest, a answer, left bool, started tim
 // mid-run tells nothing: callbacks and the reconciler settle those.
 func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answer, started time.Time) {
 	at := time.Now().UTC()
+	gaveUp := runCtx.Err() != nil // before forget, which ends runCtx
 	c.forget(req.ExternalRef)
 	if a.err != nil {
-		if runCtx.Err() == nil {
+		if !gaveUp {
 			c.log.Warn("content-creator API dropped a running submission; polling will find its outcome",
 				zap.String("external_ref", req.ExternalRef), zap.Error(a.err))
 		}
@@ -298,6 +300,7 @@ func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answe
 		o.Error = domain.TaskError{Code: "CREATOR_ERROR", Type: "creator_error",
 			Message: fmt.Sprintf("content-creator API answered %d: %s", a.status, refusal(a))}
 	default:
+		c.acknowledge(req.ExternalRef)
 		data, err := decodeData(a.body)
 		switch {
 		case err != nil:
@@ -408,8 +411,8 @@ func (c *Client) Result(ctx context.Context, ref string) (res domain.Result, err
 	return data.result(), nil
 }
 
-// Cancel lets go of a held request and asks the server to cancel an id it
-// acknowledged; an id it never acknowledged is left alone.
+// Cancel lets go of a held request and asks the server to cancel the id if
+// it took it (an id it never took is left alone).
 func (c *Client) Cancel(ctx context.Context, ref string) (err error) {
 	defer c.observe("cancel", time.Now(), &err)
 	c.mu.Lock()
@@ -419,11 +422,16 @@ func (c *Client) Cancel(ctx context.Context, ref string) (err error) {
 	}
 	known := c.known[ref]
 	c.mu.Unlock()
-	if !known {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CancelTimeout)
 	defer cancel()
+	if !known {
+		// Asking by id could kill it: its task list says whether it took it.
+		if _, err := c.findInList(ctx, ref); errors.Is(err, ports.ErrCreatorUnknownTask) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("content-creator API cancel: %w", err)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.base+"/api/tasks/"+url.PathEscape(ref), nil)
 	if err != nil {
 		return fmt.Errorf("content-creator API cancel: %w", err)

@@ -290,3 +290,28 @@ func TestALongRunHoldsItsRequest(t *testing.T) {
 	require.Contains(t, s.delete, "task-a-2")
 	require.Empty(t, seen, "a run given up on reports nothing")
 }
+
+// TestSilenceIsNoAcknowledgement: a request held past the accept window
+// counts as submitted, but when it then drops, the server may never have
+// taken the id (it was paused, then died): it is looked for in the task
+// list, never asked about directly — that would kill the real server.
+func TestSilenceIsNoAcknowledgement(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ map[string]any) {
+		time.Sleep(150 * time.Millisecond) // past the window, then the server dies
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(t, err)
+		_ = conn.Close()
+	})
+	c, seen := newClient(t, s, 50*time.Millisecond)
+	res, err := c.Submit(t.Context(), request("task-a-1"))
+	require.NoError(t, err, "silence past the window: submitted")
+	<-res.Running
+	require.Empty(t, seen, "a dropped request tells nothing")
+
+	_, err = c.Status(t.Context(), "task-a-1")
+	require.ErrorIs(t, err, ports.ErrCreatorUnknownTask)
+	require.NoError(t, c.Cancel(t.Context(), "task-a-1"))
+	for _, r := range s.requests() {
+		require.NotContains(t, r, "/api/tasks/task-a-1")
+	}
+}

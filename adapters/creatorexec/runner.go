@@ -182,6 +182,13 @@ func (r *Runner) Submit(ctx context.Context, req ports.SubmitRequest) (res ports
 		return ports.SubmitResult{}, submitError(err, out)
 	}
 	if queuedForWorker(out.stdout) {
+		// Nothing will collect that job's article: take it off the queue.
+		queued, _ := textField(textLines(out.stdout), "任务ID")
+		if queued != "" && queued != req.ExternalRef {
+			if err := r.Cancel(ctx, queued); err != nil {
+				r.log.Warn("cancel the job content-creator queued", zap.String("queued_id", queued), zap.Error(err))
+			}
+		}
 		return ports.SubmitResult{}, fmt.Errorf("content-creator create: %w: it queued the task for a separate "+
 			"worker process (the published CLI's async mode), which drops the callback URL and the task id; "+
 			"run it with CREATOR_PROFILE=cli", ports.ErrSubmitRefused)

@@ -664,9 +664,17 @@ func TestSubmitErrorsSayWhatTheyMean(t *testing.T) {
 		require.ErrorIs(t, err, ports.ErrSubmitRefused)
 	})
 	t.Run("the published CLI's async queue", func(t *testing.T) {
-		err := submit(t, `cat "$FIXTURES/cli-create-async.stdout"`, creatorexec.Config{})
+		cli := newFakeCLI(t, `case "$1" in
+create) cat "$FIXTURES/cli-create-async.stdout" ;;
+cancel) printf '%s\n' "$@" > "$REC/cancelled" ;;
+esac`)
+		_, err := newRunner(t, creatorexec.Config{Command: cli.path}).Submit(t.Context(),
+			ports.SubmitRequest{ExternalRef: "task-s-1", Brief: domain.Brief{Topic: "t"}})
 		require.ErrorIs(t, err, ports.ErrSubmitRefused)
 		require.Contains(t, err.Error(), "CREATOR_PROFILE=cli")
+		cancelled, err := os.ReadFile(filepath.Join(cli.dir, "cancelled"))
+		require.NoError(t, err, "the job it queued is taken off its queue")
+		require.Equal(t, "cancel\n--task-id\n69d00855-9d02-45ef-bdb2-0b8a99055c97\n", string(cancelled))
 	})
 	t.Run("a failure that may pass", func(t *testing.T) {
 		err := submit(t, `echo "❌ 错误: 创建任务失败: database is locked" >&2; exit 1`, creatorexec.Config{})

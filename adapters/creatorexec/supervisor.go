@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -81,7 +82,23 @@ func NewSupervisor(cfg Config, observer ports.RunObserver, opts ...Option) (*Sup
 	case timeout == 0:
 		timeout = DefaultRunTimeout
 	}
+	sweepStaleOutputs(os.TempDir(), timeout)
 	return &Supervisor{runner: r, observer: observer, runTimeout: timeout, children: map[string]*child{}}, nil
+}
+
+// outputPattern names a run's output files (os.CreateTemp patterns).
+const outputPattern = "contenthub-run-*"
+
+// sweepStaleOutputs removes output files of runs a stopped service left
+// behind (their children were left running): untouched for longer than a run
+// may take, nobody will read them, and their banner names the callback URL.
+func sweepStaleOutputs(dir string, runTimeout time.Duration) {
+	files, _ := filepath.Glob(filepath.Join(dir, outputPattern))
+	for _, f := range files {
+		if info, err := os.Stat(f); err == nil && time.Since(info.ModTime()) > runTimeout {
+			_ = os.Remove(f)
+		}
+	}
 }
 
 // syncCreateArgs is the published CLI's create in sync mode. Its id flag on
@@ -113,11 +130,11 @@ func (s *Supervisor) Submit(_ context.Context, req ports.SubmitRequest) (res por
 	if req.ExternalRef == "" {
 		return ports.SubmitResult{}, errors.New("content-creator create: empty external ref")
 	}
-	stdout, err := os.CreateTemp("", "contenthub-run-*.stdout")
+	stdout, err := os.CreateTemp("", outputPattern+".stdout")
 	if err != nil {
 		return ports.SubmitResult{}, fmt.Errorf("content-creator create: output file: %w", err)
 	}
-	stderr, err := os.CreateTemp("", "contenthub-run-*.stderr")
+	stderr, err := os.CreateTemp("", outputPattern+".stderr")
 	if err != nil {
 		removeFiles(stdout)
 		return ports.SubmitResult{}, fmt.Errorf("content-creator create: output file: %w", err)

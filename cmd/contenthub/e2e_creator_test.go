@@ -229,7 +229,7 @@ func TestE2ECallbackAndExitTellTheSameOutcomeOnce(t *testing.T) {
 	t.Run("callback while the child runs, then the exit", func(t *testing.T) {
 		id := svc.createTask("边缘计算入门 callback first")
 		c := createOf(id)
-		svc.waitStatus(id, "submitted", 20*time.Second)
+		svc.waitStatus(id, "processing", 20*time.Second)
 		code, answer := callback(c, id+"-1", "回调先到")
 		require.Equal(t, http.StatusOK, code, "%v", answer)
 		require.Equal(t, "completed", answer["status"])
@@ -269,27 +269,36 @@ func TestE2ECallbackAndExitTellTheSameOutcomeOnce(t *testing.T) {
 // grandchildren, checked by pid.
 func TestE2ECancelAndDeadlineKillTheRun(t *testing.T) {
 	t.Parallel()
-	cli := newCLICreator(t, `sleep 300 &
+	body := `sleep 300 &
 echo $! > "$DIR/$ref.grandchild.tmp"; mv "$DIR/$ref.grandchild.tmp" "$DIR/$ref.grandchild"
-sleep 300`)
-	env := append(cliProfile(cli, "DATABASE_URL="+sqlstoretest.SQLiteURL(t), "TASK_TIMEOUT=2s"), fastPolling...)
-	svc := startService(t, t.TempDir(), env)
+sleep 300`
 
-	cancelled := svc.createTask("取消 cancel me")
-	child, grandchild := cli.pid(t, cancelled+"-1.pid"), cli.pid(t, cancelled+"-1.grandchild")
-	svc.waitStatus(cancelled, "submitted", 20*time.Second)
-	var v taskView
-	require.Equal(t, http.StatusOK, svc.call(http.MethodPost, "/api/v1/content/tasks/"+cancelled+"/cancel", nil, &v))
-	require.Equal(t, "cancelled", v.Status)
-	requireProcessGone(t, child)
-	requireProcessGone(t, grandchild)
+	t.Run("cancel", func(t *testing.T) {
+		t.Parallel()
+		cli := newCLICreator(t, body)
+		svc := startService(t, t.TempDir(), cliProfile(cli, "DATABASE_URL="+sqlstoretest.SQLiteURL(t)))
+		id := svc.createTask("取消 cancel me")
+		child, grandchild := cli.pid(t, id+"-1.pid"), cli.pid(t, id+"-1.grandchild")
+		v, _ := svc.waitStatus(id, "processing", 20*time.Second)
+		require.Equal(t, "running", v.Progress.Stage, "processing while the child runs")
+		require.Equal(t, http.StatusOK, svc.call(http.MethodPost, "/api/v1/content/tasks/"+id+"/cancel", nil, &v))
+		require.Equal(t, "cancelled", v.Status)
+		requireProcessGone(t, child)
+		requireProcessGone(t, grandchild)
+	})
 
-	overdue := createTaskWith(svc, "超时 runs past its deadline", map[string]any{"max_retries": 0})
-	child, grandchild = cli.pid(t, overdue+"-1.pid"), cli.pid(t, overdue+"-1.grandchild")
-	v = waitTask(svc, overdue, "timeout", 30*time.Second, func(v taskView) bool { return v.Status == "timeout" })
-	require.Equal(t, "TIMEOUT", v.LastError.Code)
-	requireProcessGone(t, child)
-	requireProcessGone(t, grandchild)
+	t.Run("deadline", func(t *testing.T) {
+		t.Parallel()
+		cli := newCLICreator(t, body)
+		env := append(cliProfile(cli, "DATABASE_URL="+sqlstoretest.SQLiteURL(t), "TASK_TIMEOUT=2s"), fastPolling...)
+		svc := startService(t, t.TempDir(), env)
+		id := createTaskWith(svc, "超时 runs past its deadline", map[string]any{"max_retries": 0})
+		child, grandchild := cli.pid(t, id+"-1.pid"), cli.pid(t, id+"-1.grandchild")
+		v := waitTask(svc, id, "timeout", 30*time.Second, func(v taskView) bool { return v.Status == "timeout" })
+		require.Equal(t, "TIMEOUT", v.LastError.Code)
+		requireProcessGone(t, child)
+		requireProcessGone(t, grandchild)
+	})
 }
 
 // TestE2EDefaultsAndUsageErrors: a task without requirements reaches the
@@ -497,7 +506,10 @@ func TestE2EAPIProfile(t *testing.T) {
 			api.answer(w, "api-post-ok.txt", "test-api-001", id)
 		}
 	})
-	env := append([]string{"CREATOR_PROFILE=api", "CREATOR_API_BASE_URL=" + api.srv.URL, "DATABASE_URL=" + sqlstoretest.SQLiteURL(t)}, fastPolling...)
+	// CREATOR_STATUS_TIMEOUT also bounds how long an unknown id may be a
+	// run still starting: short, so the dropped submission is retried soon.
+	env := append([]string{"CREATOR_PROFILE=api", "CREATOR_API_BASE_URL=" + api.srv.URL, "DATABASE_URL=" + sqlstoretest.SQLiteURL(t),
+		"CREATOR_STATUS_TIMEOUT=2s"}, fastPolling...)
 	svc := startService(t, t.TempDir(), env)
 
 	completed := svc.createTask("边缘计算入门")

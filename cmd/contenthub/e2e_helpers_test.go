@@ -184,7 +184,8 @@ type taskView struct {
 	Attempt   int     `json:"attempt"`
 	ContentID *string `json:"content_id"`
 	Progress  struct {
-		Percentage int `json:"percentage"`
+		Percentage int    `json:"percentage"`
+		Stage      string `json:"stage"`
 	} `json:"progress"`
 	CompletedAt *time.Time `json:"completed_at"`
 	LastError   *struct {
