@@ -65,6 +65,7 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 		fx.Supply(cfg, role),
 		fx.Provide(NewLogger),
 		fx.WithLogger(fxLogger),
+		fx.Invoke(registerLogMetrics),
 		StorageModule,
 		CoreModule,
 		CreatorModule,
@@ -98,7 +99,7 @@ var StorageModule = fx.Module("storage",
 	fx.Provide(
 		NewStore,
 		func(s *sqlstore.Store) ports.TaskStore { return s },
-		func(s *sqlstore.Store) ports.Health { return s },
+		fx.Annotate(storeCheck, fx.ResultTags(`group:"readiness"`)),
 	),
 )
 
@@ -108,7 +109,7 @@ func NewStore(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*sqlstore.Store, er
 	defer cancel()
 	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, databaseError(cfg.DatabaseURL, err)
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
@@ -132,6 +133,8 @@ var CoreModule = fx.Module("core",
 		func() ports.Clock { return clock.System{} },
 		func() ports.IDGenerator { return ids.Random{} },
 		NewRegistry,
+		NewReadiness,
+		func(r *Readiness) ports.Health { return r },
 		func(reg *prometheus.Registry) ports.Metrics { return metrics.New(reg) },
 		NewEventHub,
 		func(h EventHub) ports.EventPublisher { return h },
@@ -234,6 +237,7 @@ var CreatorModule = fx.Module("creator",
 	fx.Provide(
 		NewRunner,
 		func(r *creatorexec.Runner) ports.ContentCreator { return r },
+		fx.Annotate(creatorCommandCheck, fx.ResultTags(`group:"readiness"`)),
 	),
 )
 
@@ -249,6 +253,9 @@ func NewRunner(cfg Config, m ports.Metrics, log *zap.Logger) (*creatorexec.Runne
 		// CREATOR_CLI_PATH is split into words like a shell would: quote the path.
 		command = "'" + strings.ReplaceAll(sim, "'", `'\''`) + "'"
 		log.Info("using the bundled content-creator simulator", zap.String("path", sim))
+	}
+	if err := CheckCommand(command); err != nil {
+		return nil, err
 	}
 	var secret string
 	if len(cfg.WebhookSecretKeys) > 0 {
@@ -299,7 +306,7 @@ type RouteExtras struct {
 
 // NewRouter builds the Gin engine.
 func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, health ports.Health,
-	clk ports.Clock, hub EventHub, reg *prometheus.Registry, log *zap.Logger, extras RouteExtras) *gin.Engine {
+	clk ports.Clock, hub EventHub, reg *prometheus.Registry, log *zap.Logger, access AccessLogger, extras RouteExtras) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if len(cfg.APITokens) == 0 {
 		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
@@ -311,7 +318,7 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 		APITokens: cfg.APITokens, WebhookEnabled: cfg.WebhookEnabled, SignatureRequired: cfg.WebhookRequireSignature,
 		WebhookTimeout: cfg.WebhookTimeout, WebhookMaxBodyBytes: cfg.WebhookMaxBodyBytes,
 	}, httpapi.Deps{
-		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, Events: hub,
+		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger, Events: hub,
 		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
 }
@@ -345,7 +352,10 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHu
 		OnStart: func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
-				return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+				return &StartupError{
+					Problem: "cannot listen on HTTP_ADDR " + cfg.HTTPAddr, Err: err,
+					Fix: "stop the process that uses this address or set HTTP_ADDR to a free one",
+				}
 			}
 			addr := ln.Addr().String()
 			s.addr.Store(&addr)
