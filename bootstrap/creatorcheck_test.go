@@ -24,7 +24,7 @@ func TestCheckCommand(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "on-path-cli"), []byte("#!/bin/sh\n"), 0o755))
 
 	for _, ok := range []string{
-		"'" + exe + "'",                  // quoted path with a space
+		"'" + exe + "'",                 // quoted path with a space
 		"'" + exe + "' --profile x --v", // with arguments
 		"on-path-cli create",            // a name on PATH
 	} {
