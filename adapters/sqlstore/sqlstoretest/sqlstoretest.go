@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	_ "github.com/lib/pq" // the "postgres" driver for the admin connection
 
 	"contenthub/adapters/sqlstore"
+	"contenthub/internal/testnotice"
 )
 
 // Environment variables read by this package.
@@ -167,55 +167,8 @@ func requireServer(t testing.TB) {
 		t.Fatalf("POSTGRES REQUIRED (CI or %s=1): %s", EnvRequirePostgres, msg)
 	}
 	skip := fmt.Sprintf("POSTGRES TESTS SKIPPED: %s, or %s=1 to fail instead", msg, EnvRequirePostgres)
-	announceSkip(skip)
+	testnotice.Announce("postgres-skip", skip)
 	t.Skip(skip)
-}
-
-// announceSkip prints the skip once per `go test` run where it is seen
-// without -v. go test shows a passing package's output only with -v, so
-// the line goes to the go command's own standard error (this test binary's
-// parent) when that can be opened, else to this process's; a marker file
-// per go command keeps it to one line however many packages skip.
-func announceSkip(msg string) {
-	announce.Do(func() {
-		line := []byte(msg + "\n")
-		parent := os.Getppid()
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent))
-		if err != nil || strings.TrimSpace(string(comm)) != "go" {
-			_, _ = os.Stderr.Write(line)
-			return
-		}
-		marker := filepath.Join(os.TempDir(), fmt.Sprintf("contenthub-postgres-skip-%d-%s", parent, processStart(parent)))
-		f, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return // another package of this run has said it
-		}
-		_ = f.Close()
-		// O_APPEND: when go's stderr is a file, write at its end, never over it.
-		goStderr, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/2", parent), os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			_, _ = os.Stderr.Write(line)
-			return
-		}
-		defer goStderr.Close()
-		_, _ = goStderr.Write(line)
-	})
-}
-
-var announce sync.Once
-
-// processStart tells a process apart from an earlier one with the same id.
-func processStart(pid int) string {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "0"
-	}
-	// Field 22 (starttime) counts from the ")" that ends the command name.
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(fields) < 20 {
-		return "0"
-	}
-	return fields[19]
 }
 
 // freshSchema creates an empty schema, dropped at cleanup, and returns the
