@@ -164,12 +164,12 @@ func (u *Tasks) Content(ctx context.Context, id string) (domain.Content, error) 
 	return c, err
 }
 
-// Pool lists publish-pool entries.
-func (u *Tasks) Pool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error) {
+// Pool lists publish-pool entries with their articles' titles.
+func (u *Tasks) Pool(ctx context.Context, status domain.PoolStatus, limit int) ([]ports.PoolItem, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 200
 	}
-	entries, err := u.deps.Store.ListPool(ctx, status, limit)
+	entries, err := u.deps.Store.ListPoolItems(ctx, ports.PoolQuery{Status: status, Limit: limit})
 	if err != nil {
 		return nil, unavailable("list publish pool", err)
 	}

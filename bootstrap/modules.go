@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +64,7 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 		fx.Supply(cfg, role),
 		fx.Provide(NewLogger),
 		fx.WithLogger(fxLogger),
+		fx.Invoke(registerLogMetrics),
 		StorageModule,
 		CoreModule,
 		CreatorModule,
@@ -99,8 +99,8 @@ var StorageModule = fx.Module("storage",
 	fx.Provide(
 		NewStore,
 		func(s *sqlstore.Store) ports.TaskStore { return s },
-		func(s *sqlstore.Store) ports.Health { return s },
 		func(s *sqlstore.Store) ports.TaskRetention { return s },
+		fx.Annotate(storeCheck, fx.ResultTags(`group:"readiness"`)),
 	),
 )
 
@@ -110,7 +110,7 @@ func NewStore(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*sqlstore.Store, er
 	defer cancel()
 	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, databaseError(cfg.DatabaseURL, err)
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
@@ -140,6 +140,8 @@ var CoreModule = fx.Module("core",
 		func() ports.Clock { return clock.System{} },
 		func() ports.IDGenerator { return ids.Random{} },
 		NewRegistry,
+		NewReadiness,
+		func(r *Readiness) ports.Health { return r },
 		func(reg *prometheus.Registry) ports.Metrics { return metrics.New(reg) },
 		NewEventHub,
 		func(h EventHub) ports.EventPublisher { return h },
@@ -242,7 +244,10 @@ func NewVerifier(cfg Config, log *zap.Logger) (*signature.Verifier, error) {
 
 // CreatorModule provides the content-creator port for CREATOR_PROFILE.
 var CreatorModule = fx.Module("creator",
-	fx.Provide(NewCreator),
+	fx.Provide(
+		NewCreator,
+		fx.Annotate(creatorCommandChecks, fx.ResultTags(`group:"readiness,flatten"`)),
+	),
 )
 
 // NewCreator builds the content-creator adapter of the configured profile:
@@ -298,15 +303,15 @@ func NewRunner(cfg Config, m ports.Metrics, log *zap.Logger) (*creatorexec.Runne
 // execConfig is how the CLI profiles run content-creator: its command line,
 // working directory, timeouts and the child's environment.
 func execConfig(cfg Config, log *zap.Logger) (creatorexec.Config, error) {
-	command := cfg.CreatorCLIPath
-	if command == "" {
-		sim, err := findSimulator()
-		if err != nil {
-			return creatorexec.Config{}, &ConfigError{Variable: "CREATOR_CLI_PATH", Problem: err.Error()}
-		}
-		// CREATOR_CLI_PATH is split into words like a shell would: quote the path.
-		command = "'" + strings.ReplaceAll(sim, "'", `'\''`) + "'"
-		log.Info("using the bundled content-creator simulator", zap.String("path", sim))
+	command, err := creatorCommandLine(cfg)
+	if err != nil {
+		return creatorexec.Config{}, err
+	}
+	if cfg.CreatorCLIPath == "" {
+		log.Info("using the bundled content-creator simulator", zap.String("command", command))
+	}
+	if err := checkCommandIn(cfg.CreatorWorkdir, command); err != nil {
+		return creatorexec.Config{}, err
 	}
 	var secret string
 	if len(cfg.WebhookSecretKeys) > 0 {
@@ -356,7 +361,8 @@ type RouteExtras struct {
 
 // NewRouter builds the Gin engine.
 func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, health ports.Health,
-	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, extras RouteExtras) *gin.Engine {
+	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, access AccessLogger,
+	extras RouteExtras) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if len(cfg.APITokens) == 0 {
 		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
@@ -365,7 +371,8 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	}
 	return httpapi.NewRouter(httpConfig(cfg), httpapi.Deps{
-		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, Events: hub, Metrics: m,
+		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger,
+		Events: hub, Metrics: m,
 		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
 }
@@ -412,7 +419,10 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHu
 		OnStart: func(ctx context.Context) error {
 			ln, err := net.Listen("tcp", cfg.HTTPAddr)
 			if err != nil {
-				return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+				return &StartupError{
+					Problem: "cannot listen on HTTP_ADDR " + cfg.HTTPAddr, Err: err,
+					Fix: "stop the process that uses this address or set HTTP_ADDR to a free one",
+				}
 			}
 			addr := ln.Addr().String()
 			s.addr.Store(&addr)

@@ -89,6 +89,22 @@ type TaskStore interface {
 	GetContent(ctx context.Context, id string) (domain.Content, error)
 	// ListPool returns publish-pool entries, highest priority first.
 	ListPool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error)
+	// ListPoolItems is ListPool with each entry's article title, for people
+	// reading the pool.
+	ListPoolItems(ctx context.Context, q PoolQuery) ([]PoolItem, error)
+}
+
+// PoolQuery filters the publish pool.
+type PoolQuery struct {
+	Status domain.PoolStatus // "" = any
+	Limit  int
+}
+
+// PoolItem is a publish-pool entry as people read it: with the title of the
+// article it queues.
+type PoolItem struct {
+	Entry domain.PoolEntry
+	Title string
 }
 
 // Health reports whether storage can serve.

@@ -14,6 +14,10 @@ import (
 var (
 	ErrCredentialMissing = errors.New("callback credential missing")
 	ErrCredentialInvalid = errors.New("callback credential invalid")
+	// ErrNoSecretConfigured accompanies ErrCredentialMissing when a
+	// callback was signed but the service has no secret to verify it with,
+	// so the answer can say what to configure.
+	ErrNoSecretConfigured = errors.New("a signature was sent but no WEBHOOK_SECRET_KEY is configured")
 )
 
 // CallbackRequest is what authentication looks at.

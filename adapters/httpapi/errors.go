@@ -54,6 +54,10 @@ func abortWithError(c *gin.Context, err error) {
 		abort(c, http.StatusConflict, errorBody{Code: "idempotency_conflict", Message: "Idempotency-Key was used with a different request"})
 	case errors.Is(err, domain.ErrConflict):
 		abort(c, http.StatusConflict, errorBody{Code: "conflict", Message: "not allowed in the task's current status"})
+	case errors.Is(err, ports.ErrNoSecretConfigured):
+		abort(c, http.StatusForbidden, errorBody{Code: "credential_missing", Message: "a signature was sent, but this " +
+			"service has no WEBHOOK_SECRET_KEY to verify it with: start it with WEBHOOK_SECRET_KEY set to the signing " +
+			"secret, or call back with the ?token= of the task's callback URL"})
 	case errors.Is(err, ports.ErrCredentialMissing):
 		abort(c, http.StatusForbidden, errorBody{Code: "credential_missing", Message: "callback token or signature required"})
 	case errors.Is(err, ports.ErrCredentialInvalid):

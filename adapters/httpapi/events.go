@@ -66,6 +66,9 @@ func (h *eventStreams) task(c *gin.Context) {
 
 // all streams the changes of every task, or of one account's tasks.
 func (h *eventStreams) all(c *gin.Context) {
+	if !queryIsValid(c) {
+		return
+	}
 	var f ports.EventFilter
 	if s, given := c.GetQuery("account_id"); given {
 		n, err := strconv.ParseInt(s, 10, 64)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -124,4 +125,30 @@ func guardTokens(tokens []string, fromQuery bool) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// queryIsValid answers 422 for a query string that cannot be decoded (bad
+// percent-encoding, a ';' separator). net/url drops such parameters
+// silently, which would turn `cursor=%%%garbage` into "first page" and
+// `status=%zz` into "any status". It reports whether the handler may go on.
+func queryIsValid(c *gin.Context) bool {
+	for part := range strings.SplitSeq(c.Request.URL.RawQuery, "&") {
+		if part == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil || strings.Contains(part, ";") {
+			if err != nil {
+				key = rawKey
+			}
+			abortWithError(c, validation(key, "is not a well-formed query parameter (percent-encode it)"))
+			return false
+		}
+		if _, err := url.QueryUnescape(rawValue); err != nil {
+			abortWithError(c, validation(key, "is not well-formed percent-encoding"))
+			return false
+		}
+	}
+	return true
 }

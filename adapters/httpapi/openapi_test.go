@@ -546,6 +546,7 @@ func TestOpenAPIAnswersFitTheDocument(t *testing.T) {
 		c.expect(http.StatusNotFound, http.MethodGet, "/api/v1/contents/content-unknown", nil, nil)
 		c.expect(http.StatusNotFound, http.MethodGet, "/api/v1/contents/bad%20id!", nil, nil)
 		c.expect(http.StatusUnprocessableEntity, http.MethodGet, "/api/v1/publish-pool?limit=0", nil, nil)
+		c.expect(http.StatusUnprocessableEntity, http.MethodGet, "/api/v1/publish-pool?status=%%%garbage", nil, nil)
 		c.expect(http.StatusUnauthorized, http.MethodGet, "/api/v1/publish-pool", nil, noBearer)
 	})
 
@@ -581,7 +582,8 @@ func TestOpenAPIAnswersFitTheDocument(t *testing.T) {
 		c.expect(http.StatusOK, http.MethodGet, tasks+"?limit=200&cursor="+url.QueryEscape(cursor), nil, nil)
 		last := c.expect(http.StatusOK, http.MethodGet, tasks+"?account_id=8&status=pending", nil, nil)
 		require.Nil(t, last["next_cursor"])
-		for _, query := range []string{"?account_id=0", "?status=done", "?limit=201", "?limit=x"} {
+		for _, query := range []string{"?account_id=0", "?status=done", "?limit=201", "?limit=x",
+			"?cursor=%%%garbage", "?cursor=garbage", "?status=%zz"} {
 			requireErrorCode(t, c.expect(http.StatusUnprocessableEntity, http.MethodGet, tasks+query, nil, nil), "validation_error")
 		}
 	})

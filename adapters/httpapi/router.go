@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -44,6 +45,9 @@ type Deps struct {
 	Health    ports.Health
 	Clock     ports.Clock
 	Log       *zap.Logger
+	// AccessLog writes the one line per request; it must not be sampled.
+	// nil means Log.
+	AccessLog *zap.Logger
 	// Events feeds the SSE routes; without it they are not registered.
 	Events ports.EventSubscriber
 	// Extra registers more routes (metrics, events, UI) on the engine.
@@ -58,7 +62,11 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(withRequestID(), withAccessLog(d.Log), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout))
+	access := d.AccessLog
+	if access == nil {
+		access = d.Log
+	}
+	r.Use(withRequestID(), withAccessLog(access), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout))
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, http.StatusNotFound, errorBody{Code: "not_found", Message: "no such route"})
 	})
@@ -72,7 +80,12 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 		defer cancel()
 		if err := d.Health.Ready(ctx); err != nil {
 			_ = c.Error(err)
-			abort(c, http.StatusServiceUnavailable, errorBody{Code: "not_ready", Message: "database unreachable or migrations not applied"})
+			message := "database unreachable or migrations not applied"
+			var nr *ports.NotReadyError
+			if errors.As(err, &nr) {
+				message = "not ready: " + nr.Check + " failed (see the log line of this request)"
+			}
+			abort(c, http.StatusServiceUnavailable, errorBody{Code: "not_ready", Message: message})
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})

@@ -126,6 +126,9 @@ func (h *taskHandlers) get(c *gin.Context) {
 }
 
 func (h *taskHandlers) list(c *gin.Context) {
+	if !queryIsValid(c) {
+		return
+	}
 	q := ports.TaskQuery{Status: domain.Status(c.Query("status")), Cursor: c.Query("cursor")}
 	if s := c.Query("account_id"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -206,6 +209,9 @@ func (h *taskHandlers) content(c *gin.Context) {
 }
 
 func (h *taskHandlers) pool(c *gin.Context) {
+	if !queryIsValid(c) {
+		return
+	}
 	status := domain.PoolStatus(c.Query("status"))
 	if status != "" && status != domain.PoolPending {
 		abortWithError(c, validation("status", "unknown publish-pool status"))

@@ -778,14 +778,18 @@ func TestCancelTask(t *testing.T) {
 			require.Equal(t, http.StatusOK, cancelSubmitted.Code, cancelSubmitted.Body.String())
 			require.Equal(t, "cancelled", taskOf(t, cancelSubmitted).Status)
 			require.Equal(t, "cancelled", c.view(t, submittedTask.id).Status)
-			require.Contains(t, c.creator.cancelledRefs(), submittedTask.ref)
+			// In the background: the answer does not wait for content-creator.
+			require.Eventually(t, func() bool { return slices.Contains(c.creator.cancelledRefs(), submittedTask.ref) },
+				5*time.Second, time.Millisecond)
 		})
 		t.Run("processing, stopping its attempt", func(t *testing.T) {
 			rec := cancel(processingTask.id)
 			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 			require.Equal(t, "cancelled", taskOf(t, rec).Status)
-			require.Contains(t, c.creator.cancelledRefs(), processingTask.ref)
+			require.Eventually(t, func() bool { return slices.Contains(c.creator.cancelledRefs(), processingTask.ref) },
+				5*time.Second, time.Millisecond)
 		})
+		time.Sleep(50 * time.Millisecond) // room for a wrong extra stop to show
 		require.Len(t, c.creator.cancelledRefs(), 2, "only the running attempts were asked to stop")
 
 		ended := []struct{ name, id, status string }{

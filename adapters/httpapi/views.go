@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"contenthub/domain"
+	"contenthub/ports"
 )
 
 // timeOrNil renders a zero time as null.
@@ -158,6 +159,7 @@ func contentViewOf(c domain.Content) contentView {
 
 type poolEntryView struct {
 	ID          string  `json:"id"`
+	Title       string  `json:"title"`
 	ContentID   string  `json:"content_id"`
 	TaskID      string  `json:"task_id"`
 	AccountID   int64   `json:"account_id"`
@@ -167,9 +169,10 @@ type poolEntryView struct {
 	CreatedAt   *string `json:"created_at"`
 }
 
-func poolEntryViewOf(p domain.PoolEntry) poolEntryView {
+func poolEntryViewOf(item ports.PoolItem) poolEntryView {
+	p := item.Entry
 	return poolEntryView{
-		ID: p.ID, ContentID: p.ContentID, TaskID: p.TaskID, AccountID: p.AccountID, Priority: p.Priority,
+		ID: p.ID, Title: item.Title, ContentID: p.ContentID, TaskID: p.TaskID, AccountID: p.AccountID, Priority: p.Priority,
 		Status: string(p.Status), ScheduledAt: timeOrNil(p.ScheduledAt), CreatedAt: timeOrNil(p.CreatedAt),
 	}
 }

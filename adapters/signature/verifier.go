@@ -8,6 +8,7 @@ package signature
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -160,6 +161,8 @@ func (v *Verifier) Verify(req ports.CallbackRequest, attempts []domain.Attempt) 
 		return ports.Authentication{}, refuse(ports.ErrCredentialMissing, "a signature is required")
 	case hasToken:
 		return ports.Authentication{Scheme: SchemeToken, Attempt: attempt}, nil
+	case v.tokens && len(v.rawKeys) == 0 && hasSignatureHeader(req.Header):
+		return ports.Authentication{}, fmt.Errorf("%w: %w", ports.ErrCredentialMissing, ports.ErrNoSecretConfigured)
 	case v.tokens:
 		return ports.Authentication{}, refuse(ports.ErrCredentialMissing, "neither a callback token nor a signature")
 	default:
@@ -239,6 +242,12 @@ func (v *Verifier) checkTimestamp(value string, now time.Time) (t time.Time, rea
 		return time.Time{}, "timestamp outside tolerance"
 	}
 	return t, ""
+}
+
+// hasSignatureHeader reports whether a request carries any scheme's
+// signature header.
+func hasSignatureHeader(h http.Header) bool {
+	return strings.TrimSpace(h.Get(HeaderSignature)) != "" || strings.TrimSpace(h.Get(HeaderWebhookSignature)) != ""
 }
 
 func refuse(sentinel error, reason string) error {

@@ -186,19 +186,27 @@ func TestUIScriptRendersAPIDataAsTextOnly(t *testing.T) {
 		"createContextualFragment", "eval(", "new Function", "javascript:"} {
 		require.NotContains(t, js, sink)
 	}
-	sinks := regexp.MustCompile(`\.srcdoc\b`).FindAllStringIndex(js, -1)
-	require.Len(t, sinks, 1, "one HTML sink: the preview frame")
-	line := js[sinks[0][0]:]
-	line = line[:strings.Index(line, ";")]
-	require.Contains(t, line, "preview.html", "the sink takes the server-sanitised preview and nothing else")
-	require.Equal(t, 1, strings.Count(js, "preview.html"))
+	// The only HTML sinks are the two article frames (preview and full
+	// page), and each takes the server-sanitised preview or nothing.
+	sinks := regexp.MustCompile(`\.srcdoc = ([^;]*);`).FindAllStringSubmatch(js, -1)
+	require.Len(t, sinks, 3, "the preview frame, and the article page's frame (cleared, then filled)")
+	for _, sink := range sinks {
+		require.Contains(t, []string{"''", "articleDocument(preview.html)"}, sink[1],
+			"a frame takes the server-sanitised preview and nothing else")
+	}
+	require.Len(t, regexp.MustCompile(`\.srcdoc\b`).FindAllStringIndex(js, -1), 3, "no other srcdoc use")
+	require.Equal(t, 2, strings.Count(js, "preview.html"), "both uses are the frames' sinks")
 
-	// The frame runs no script: sandboxed, without allow-scripts.
+	// The frames run no script: sandboxed, without allow-scripts.
 	index := staticFile(t, "index.html")
-	frame := regexp.MustCompile(`<iframe\b[^>]*>`).FindString(index)
-	require.Contains(t, frame, `id="preview"`)
-	require.Contains(t, frame, `sandbox="`)
-	require.NotContains(t, frame, "allow-scripts")
+	frames := regexp.MustCompile(`<iframe\b[^>]*>`).FindAllString(index, -1)
+	require.Len(t, frames, 2)
+	for _, frame := range frames {
+		require.Contains(t, frame, `sandbox="`)
+		require.NotContains(t, frame, "allow-scripts")
+	}
+	require.Contains(t, frames[0], `id="preview"`)
+	require.Contains(t, frames[1], `id="article"`)
 }
 
 func TestUIControlsAreLabelled(t *testing.T) {

@@ -4,7 +4,7 @@
 //	contenthub migrate up|down|status            manage the database schema
 //	contenthub sign --secret S [--scheme a|b|c]   print callback signature headers
 //	contenthub cleanup --older-than 30d [--dry-run] delete finished tasks
-//	contenthub help                              this text
+//	contenthub help [command]                    this text, or a command's own
 //
 // Configuration comes from the environment; see README.md.
 package main
@@ -15,7 +15,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/fx"
@@ -33,21 +35,54 @@ Usage:
                                                print callback signature headers (see sign --help)
   contenthub cleanup --older-than 30d [--dry-run]
                                                delete terminal tasks unchanged that long (see cleanup --help)
-  contenthub help                              show this text
+  contenthub help [command]                    show this text, or a command's own (also: --help, -h)
 
 Roles: all = HTTP API and background work; api = HTTP only; worker = dispatcher,
 reconciler and content-creator runner only.
 
 Configuration is read from the environment (HTTP_ADDR, DATABASE_URL, WEBHOOK_*,
 CREATOR_*, POLL_INTERVAL, CALLBACK_GRACE, TASK_TIMEOUT, LOG_LEVEL, LOG_FORMAT, …);
-see README.md for the full table.
+see README.md for the full table. Logs go to standard output; a start-up failure
+is one line on standard error (the full error chain too at LOG_LEVEL=debug).
+`
+
+const serveUsage = `Usage: contenthub serve [--role all|api|worker]
+
+Runs the service until SIGINT or SIGTERM. "serve" is the default command.
+
+  --role all     the HTTP API, the dashboard and the background work (default)
+  --role api     the HTTP API and the dashboard only
+  --role worker  the dispatcher, the reconciler and the content-creator runner only
+
+Configuration is read from the environment (see README.md). With
+LOG_FORMAT=console (as in "make run") the service prints, once it is ready, the
+URLs of the API, the dashboard and the metrics and a curl command to try.
 `
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
+// commandUsage is each command's own help, for `contenthub help COMMAND`.
+var commandUsage = map[string]string{"serve": serveUsage, "migrate": migrateUsage, "sign": signUsage, "cleanup": cleanupUsage}
+
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "--help", "-help":
+		return true
+	}
+	return false
+}
+
 func run(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		if len(args) > 1 && commandUsage[args[1]] != "" {
+			fmt.Fprint(stdout, commandUsage[args[1]])
+			return 0
+		}
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -55,16 +90,13 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "serve":
-		err = serve(args, environ, stderr)
+		err = serve(args, environ, stdout, stderr)
 	case "migrate":
 		err = migrate(args, environ, stdout)
 	case "sign":
 		err = sign(args, os.Stdin, stdout, stderr)
 	case "cleanup":
 		err = cleanup(args, environ, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
 	default:
 		fmt.Fprintf(stderr, "contenthub: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -73,18 +105,37 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "contenthub %s: %v\n", cmd, err)
+		// One line naming the cause and the fix; the whole chain (fx's
+		// dependency path included) only when debugging.
+		fmt.Fprintf(stderr, "contenthub %s: %s\n", cmd, bootstrap.Explain(err))
+		if strings.EqualFold(envValue(environ, "LOG_LEVEL"), "debug") && bootstrap.Explain(err) != err.Error() {
+			fmt.Fprintf(stderr, "contenthub %s: full error: %v\n", cmd, err)
+		}
 		return 1
 	}
 	return 0
 }
 
-func serve(args, environ []string, stderr io.Writer) error {
+// envValue returns the value of name in environ (os.Environ() form).
+func envValue(environ []string, name string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+func serve(args, environ []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage) }
 	roleFlag := fs.String("role", "all", "what this replica runs: all, api or worker")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see contenthub serve --help)", fs.Arg(0))
 	}
 	role, err := bootstrap.ParseRole(*roleFlag)
 	if err != nil {
@@ -94,7 +145,12 @@ func serve(args, environ []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := fx.New(bootstrap.App(cfg, role))
+	var server *bootstrap.HTTPServer
+	opts := []fx.Option{bootstrap.App(cfg, role)}
+	if role != bootstrap.RoleWorker {
+		opts = append(opts, fx.Populate(&server))
+	}
+	app := fx.New(opts...)
 	if err := app.Err(); err != nil {
 		return err
 	}
@@ -102,6 +158,9 @@ func serve(args, environ []string, stderr io.Writer) error {
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
 		return err
+	}
+	if server != nil && cfg.LogFormat == "console" {
+		fmt.Fprint(stdout, readyBanner(server.Addr(), len(cfg.APITokens) > 0))
 	}
 	<-app.Wait()
 	// Two drain phases of SHUTDOWN_TIMEOUT each (requests, loops), then closing.
@@ -152,4 +211,31 @@ func migrate(args, environ []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "migrate %s: done\n", args[0])
 	}
 	return err
+}
+
+// readyBanner is what a person running the service locally needs first:
+// where everything is, and a request to paste.
+func readyBanner(addr string, tokens bool) string {
+	// A wildcard listen address is reachable on loopback.
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	base := "http://" + addr
+	auth := ""
+	if tokens {
+		auth = ` -H "Authorization: Bearer $API_TOKEN"`
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nContentHub is ready.\n")
+	fmt.Fprintf(&b, "  API        %s/api/v1/content/tasks\n", base)
+	fmt.Fprintf(&b, "  Dashboard  %s/ui/\n", base)
+	fmt.Fprintf(&b, "  Metrics    %s/metrics\n", base)
+	fmt.Fprintf(&b, "  Try        curl -s -X POST %s/api/v1/content/tasks -H 'Content-Type: application/json'%s -d '{\"account_id\":1,\"topic\":\"边缘计算入门\"}'\n", base, auth)
+	if tokens {
+		b.WriteString("             (API_TOKENS is set: export API_TOKEN=<one of them> first)\n")
+	}
+	b.WriteString("\n")
+	return b.String()
 }

@@ -72,6 +72,14 @@ func TestSignMatchesTheVectors(t *testing.T) {
 	require.Regexp(t, `^-H webhook-id:msg_1 -H webhook-timestamp:1700000000 -H webhook-signature:v1,[A-Za-z0-9+/=]+\n$`, c)
 
 	var out, errOut bytes.Buffer
+	require.NoError(t, sign([]string{"--secret", "not-whsec", "--scheme", "all", "--body", "{}"}, strings.NewReader(""), &out, &errOut))
+	require.Contains(t, out.String(), "X-Webhook-Signature: sha256=")
+	require.Contains(t, errOut.String(), "scheme c (Standard Webhooks) left out", "--scheme all says what it dropped")
+	out.Reset()
+	errOut.Reset()
+	require.NoError(t, sign([]string{"--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--scheme", "all", "--body", "{}"}, strings.NewReader(""), &out, &errOut))
+	require.Contains(t, out.String(), "webhook-signature: v1,")
+	require.Empty(t, errOut.String())
 	err := sign([]string{"--secret", "not-whsec", "--scheme", "c", "--body", "{}"}, strings.NewReader(""), &out, &errOut)
 	require.ErrorContains(t, err, "whsec_")
 	require.Error(t, sign([]string{"--body", "{}"}, strings.NewReader(""), &out, &errOut), "no secret")
@@ -95,4 +103,41 @@ func TestMigrateCommand(t *testing.T) {
 	status := migrate("status")
 	require.Equal(t, 1, strings.Count(status, "pending"), status)
 	require.Regexp(t, `pending +- +\d+_\w+\.sql\n$`, status)
+}
+
+// TestHelpIsDiscoverable: --help, -h and help all print the full usage; each
+// command has its own.
+func TestHelpIsDiscoverable(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"-help"}} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, 0, run(args, nil, &out, &errOut), args)
+		require.Equal(t, usage, out.String(), args)
+		require.Empty(t, errOut.String())
+	}
+	for cmd, want := range map[string]string{"serve": serveUsage, "migrate": migrateUsage, "sign": signUsage} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, 0, run([]string{"help", cmd}, nil, &out, &errOut))
+		require.Equal(t, want, out.String(), "help %s", cmd)
+		out.Reset()
+		require.Equal(t, 0, run([]string{cmd, "--help"}, nil, &out, &errOut))
+		require.Equal(t, want, out.String()+errOut.String(), "%s --help", cmd)
+	}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 1, run([]string{"serve", "extra"}, nil, &out, &errOut))
+	require.Contains(t, errOut.String(), `unexpected argument "extra"`)
+}
+
+func TestReadyBanner(t *testing.T) {
+	b := readyBanner("[::]:8080", false)
+	for _, want := range []string{
+		"API        http://127.0.0.1:8080/api/v1/content/tasks",
+		"Dashboard  http://127.0.0.1:8080/ui/",
+		"Metrics    http://127.0.0.1:8080/metrics",
+		`curl -s -X POST http://127.0.0.1:8080/api/v1/content/tasks -H 'Content-Type: application/json' -d '{"account_id":1,"topic":"边缘计算入门"}'`,
+	} {
+		require.Contains(t, b, want)
+	}
+	require.NotContains(t, b, "Authorization")
+	require.Contains(t, readyBanner("10.0.0.5:9000", true), `http://10.0.0.5:9000/ui/`)
+	require.Contains(t, readyBanner("127.0.0.1:9000", true), `-H "Authorization: Bearer $API_TOKEN"`)
 }

@@ -21,7 +21,11 @@ with curl. Schemes (SERVICE.md §4):
   a  X-Webhook-Timestamp + X-Webhook-Signature: sha256=<hex HMAC of "ts.body">
   b  X-Webhook-Signature: <base64 HMAC of the Python-canonical JSON> (seed-compatible)
   c  Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature (secret whsec_<base64>)
+  all  a, plus c when the secret is a whsec_ key (otherwise a note on stderr says c was left out)
 --format curl prints "-H Name:value" words to splice into a curl command line.
+The secret must be one the service has in WEBHOOK_SECRET_KEY: without any, the
+service cannot verify signatures and refuses them (403) unless the callback URL's
+?token= is sent too.
 `
 
 func sign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -60,6 +64,9 @@ func sign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *scheme == "all" && !hasHeader(headers, signature.HeaderWebhookSignature) {
+		fmt.Fprintln(stderr, "contenthub sign: scheme c (Standard Webhooks) left out: the secret is not a whsec_<base64> key; printing scheme a only")
+	}
 	switch *format {
 	case "headers":
 		for _, h := range headers {
@@ -75,6 +82,15 @@ func sign(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown --format %q: want headers or curl", *format)
 	}
 	return nil
+}
+
+func hasHeader(headers [][2]string, name string) bool {
+	for _, h := range headers {
+		if h[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 func signBody(body, file string, stdin io.Reader) ([]byte, error) {

@@ -356,6 +356,45 @@ func (c *MockTaskStoreListPoolCall) DoAndReturn(f func(context.Context, domain.P
 	return c
 }
 
+// ListPoolItems mocks base method.
+func (m *MockTaskStore) ListPoolItems(ctx context.Context, q ports.PoolQuery) ([]ports.PoolItem, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListPoolItems", ctx, q)
+	ret0, _ := ret[0].([]ports.PoolItem)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListPoolItems indicates an expected call of ListPoolItems.
+func (mr *MockTaskStoreMockRecorder) ListPoolItems(ctx, q any) *MockTaskStoreListPoolItemsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListPoolItems", reflect.TypeOf((*MockTaskStore)(nil).ListPoolItems), ctx, q)
+	return &MockTaskStoreListPoolItemsCall{Call: call}
+}
+
+// MockTaskStoreListPoolItemsCall wrap *gomock.Call
+type MockTaskStoreListPoolItemsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskStoreListPoolItemsCall) Return(arg0 []ports.PoolItem, arg1 error) *MockTaskStoreListPoolItemsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskStoreListPoolItemsCall) Do(f func(context.Context, ports.PoolQuery) ([]ports.PoolItem, error)) *MockTaskStoreListPoolItemsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskStoreListPoolItemsCall) DoAndReturn(f func(context.Context, ports.PoolQuery) ([]ports.PoolItem, error)) *MockTaskStoreListPoolItemsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // ListTasks mocks base method.
 func (m *MockTaskStore) ListTasks(ctx context.Context, q ports.TaskQuery) (ports.TaskPage, error) {
 	m.ctrl.T.Helper()

@@ -24,6 +24,7 @@ import (
 	_ "github.com/lib/pq" // the "postgres" driver for the admin connection
 
 	"contenthub/adapters/sqlstore"
+	"contenthub/internal/testnotice"
 )
 
 // Environment variables read by this package.
@@ -165,7 +166,9 @@ func requireServer(t testing.TB) {
 	if os.Getenv("CI") != "" || os.Getenv(EnvRequirePostgres) == "1" {
 		t.Fatalf("POSTGRES REQUIRED (CI or %s=1): %s", EnvRequirePostgres, msg)
 	}
-	t.Skipf("POSTGRES TESTS SKIPPED: %s, or %s=1 to fail instead", msg, EnvRequirePostgres)
+	skip := fmt.Sprintf("POSTGRES TESTS SKIPPED: %s, or %s=1 to fail instead", msg, EnvRequirePostgres)
+	testnotice.Announce("postgres-skip", skip)
+	t.Skip(skip)
 }
 
 // freshSchema creates an empty schema, dropped at cleanup, and returns the

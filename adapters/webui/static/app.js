@@ -8,6 +8,8 @@ const API = '/api/v1';
 const TOKEN_KEY = 'contenthub.token';
 const PAGE_SIZE = 50;
 const CANCELLABLE = ['pending', 'submitted', 'processing'];
+// A deadline means something while a task runs, and explains a timeout.
+const HAS_DEADLINE = ['pending', 'submitted', 'processing', 'timeout'];
 const RETRYABLE = ['failed', 'timeout', 'cancelled'];
 
 const byId = (id) => document.getElementById(id);
@@ -44,6 +46,18 @@ function statusBadge(status) {
 
 function taskLink(id, text) {
   return el('a', { href: '#/tasks/' + encodeURIComponent(id) }, text || id);
+}
+
+function articleLink(id, text) {
+  return el('a', { href: '#/contents/' + encodeURIComponent(id) }, text || id);
+}
+
+// articleDocument wraps HTML that the server rendered and sanitised; the
+// frames that show it are sandboxed without allow-scripts and inherit the
+// page's CSP, so it stays inert all the same.
+function articleDocument(html) {
+  return '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="preview.css">' +
+    '</head><body>' + html + '</body></html>';
 }
 
 function showNotice(message) {
@@ -241,7 +255,7 @@ function renderTask(task) {
   field(fields, 'External ref', task.external_ref);
   field(fields, 'Callback URL', task.callback_url && el('code', {}, task.callback_url));
   field(fields, 'Next attempt', task.next_attempt_at && time(task.next_attempt_at));
-  field(fields, 'Times out', time(task.timeout_at));
+  if (HAS_DEADLINE.includes(task.status)) field(fields, 'Times out', time(task.timeout_at));
   field(fields, 'Created', time(task.created_at));
   field(fields, 'Submitted', time(task.submitted_at));
   field(fields, 'Started', time(task.started_at));
@@ -281,7 +295,9 @@ let previewedContent = null;
 
 async function renderContent(contentId) {
   const frame = byId('preview');
+  byId('content-open').hidden = !contentId;
   if (!contentId) { byId('content-meta').textContent = 'No content yet.'; frame.hidden = true; return; }
+  byId('content-link').href = '#/contents/' + encodeURIComponent(contentId);
   if (previewedContent === contentId) return;
   const [content, preview] = await Promise.all([
     api('/contents/' + encodeURIComponent(contentId)),
@@ -290,18 +306,18 @@ async function renderContent(contentId) {
   byId('content-meta').replaceChildren(el('strong', {}, content.title || 'Untitled'),
     ' · ' + content.word_count + ' words · review ' + content.review_status +
     (content.quality_score != null ? ' · quality ' + content.quality_score : '') + (content.late ? ' · late' : ''));
-  // The HTML was rendered and sanitised by the server; the sandbox (no
-  // allow-scripts) and the inherited CSP keep it inert all the same.
-  frame.srcdoc = '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="preview.css">' +
-    '</head><body>' + preview.html + '</body></html>';
+  frame.srcdoc = articleDocument(preview.html);
   frame.hidden = false;
   previewedContent = contentId;
 }
 
-byId('preview').addEventListener('load', (e) => {
+// Frames grow to their article, so the page scrolls instead of the frame.
+function fitFrame(e) {
   const doc = e.target.contentDocument;
   if (doc && doc.documentElement) e.target.style.height = doc.documentElement.scrollHeight + 'px';
-});
+}
+byId('preview').addEventListener('load', fitFrame);
+byId('article').addEventListener('load', fitFrame);
 
 async function loadTask(id) {
   const [task, deliveries] = await Promise.all([
@@ -346,10 +362,28 @@ async function showPool() {
   const query = new URLSearchParams(filterValues(byId('pool-filters')));
   const page = await api('/publish-pool' + (query.toString() ? '?' + query : ''));
   byId('pool-rows').replaceChildren(...page.items.map((p) => el('tr', {},
-    el('td', {}, el('code', {}, p.content_id)), el('td', {}, taskLink(p.task_id)), el('td', {}, p.account_id),
-    el('td', {}, p.priority), el('td', {}, p.status), el('td', {}, time(p.scheduled_at)),
-    el('td', {}, time(p.created_at)))));
+    el('td', {}, articleLink(p.content_id, p.title || 'Untitled')), el('td', {}, p.account_id),
+    el('td', {}, taskLink(p.task_id)), el('td', {}, p.priority), el('td', {}, statusBadge(p.status)),
+    el('td', {}, time(p.scheduled_at)), el('td', {}, time(p.created_at)))));
   byId('pool-empty').hidden = page.items.length > 0;
+}
+
+// ---- article page ----
+
+async function showContent(id) {
+  const frame = byId('article');
+  frame.srcdoc = '';
+  byId('content-title').textContent = '';
+  byId('content-info').replaceChildren();
+  const [content, preview] = await Promise.all([
+    api('/contents/' + encodeURIComponent(id)),
+    api('/contents/' + encodeURIComponent(id) + '/preview'),
+  ]);
+  byId('content-title').textContent = content.title || 'Untitled';
+  byId('content-info').replaceChildren('Account ' + content.account_id + ' · task ', taskLink(content.task_id),
+    ' · ' + content.word_count + ' words · review ' + content.review_status +
+    (content.quality_score != null ? ' · quality ' + content.quality_score : '') + ' · ', time(content.created_at));
+  frame.srcdoc = articleDocument(preview.html);
 }
 
 byId('pool-filters').addEventListener('submit', (e) => { e.preventDefault(); route(); });
@@ -389,7 +423,7 @@ byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); })
 
 // ---- routing ----
 
-const views = ['list', 'task', 'pool', 'new'];
+const views = ['list', 'task', 'pool', 'new', 'content'];
 
 async function route() {
   const gen = ++routeGen;
@@ -398,12 +432,14 @@ async function route() {
   showNotice('');
   const hash = location.hash.replace(/^#/, '') || '/';
   const task = hash.match(/^\/tasks\/([^/]+)$/);
-  const view = task ? 'task' : { '/pool': 'pool', '/new': 'new' }[hash] || 'list';
+  const content = hash.match(/^\/contents\/([^/]+)$/);
+  const view = task ? 'task' : content ? 'content' : { '/pool': 'pool', '/new': 'new' }[hash] || 'list';
   for (const name of views) byId('view-' + name).hidden = name !== view;
   try {
     if (view === 'list') await showList(gen);
     else if (view === 'task') await showTask(gen, decodeURIComponent(task[1]));
     else if (view === 'pool') await showPool();
+    else if (view === 'content') await showContent(decodeURIComponent(content[1]));
   } catch (err) {
     showNotice(err.status === 404 ? 'Not found.' : err.message);
   }

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"contenthub/adapters/signature"
+	"contenthub/internal/testnotice"
+)
+
+// chromium finds Debian's chromium, installing it with apt-get when it is
+// missing and this process may (root). Where it cannot be had the browser
+// tests are skipped with a one-line notice, or fail in CI.
+var chromium struct {
+	once sync.Once
+	path string
+	why  string
+}
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	chromium.once.Do(func() { chromium.path, chromium.why = findOrInstallChromium() })
+	if chromium.path != "" {
+		return chromium.path
+	}
+	msg := "BROWSER TESTS SKIPPED: " + chromium.why + "; install Debian's chromium package (apt-get install chromium)"
+	if os.Getenv("CI") != "" {
+		t.Fatalf("BROWSER TESTS REQUIRED in CI: %s", msg)
+	}
+	testnotice.Announce("browser-skip", msg)
+	t.Skip(msg)
+	return ""
+}
+
+func findOrInstallChromium() (path, why string) {
+	look := func() string {
+		for _, name := range []string{"chromium", "chromium-browser"} {
+			if p, err := exec.LookPath(name); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	if p := look(); p != "" {
+		return p, ""
+	}
+	if os.Geteuid() != 0 {
+		return "", "chromium is not installed and this user cannot install it"
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return "", "chromium is not installed and there is no apt-get"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"update", "-q"}, {"install", "-y", "-q", "--no-install-recommends", "chromium"}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tail := out[max(0, len(out)-300):]
+			return "", fmt.Sprintf("apt-get %s failed: %v: %s", args[0], err, bytes.TrimSpace(tail))
+		}
+	}
+	if p := look(); p != "" {
+		return p, ""
+	}
+	return "", "apt-get installed chromium but it is not on PATH"
+}
+
+// newBrowser starts headless Chromium with a fresh profile and returns a
+// tab's context. The flags keep it off the network it would otherwise call
+// home on.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	profile, err := os.MkdirTemp("", "contenthub-chromium-")
+	require.NoError(t, err)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // root in a container: the sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(profile),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() {
+		cancelTime()
+		cancelTab()
+		cancelAlloc()
+		// Chromium's helpers may write to the profile a moment after it stops.
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return ctx
+}
+
+// until polls a JavaScript expression in the page until it is truthy.
+func until(t *testing.T, ctx context.Context, what, expression string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expression,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(t, err, "waiting for %s: %s", what, expression)
+}
+
+func evaluate[T any](t *testing.T, ctx context.Context, expression string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression))
+	require.NoError(t, err, expression)
+	return v
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// hostileArticle is Markdown a compromised or confused generator could
+// send: raw HTML with scripts and handlers, javascript: links, frames,
+// forms, alongside ordinary content.
+const hostileArticle = `# 恶意文章测试
+
+这是一段正常的中文段落，介绍边缘计算的基本概念。
+
+<script>window.parent.pwned = 'script';</script>
+<img src="x" onerror="window.parent.pwned = 'onerror'">
+<iframe src="https://evil.example/"></iframe>
+<form action="https://evil.example/"><input name="q"></form>
+
+[点我](javascript:window.parent.pwned='link') · [正常链接](https://example.com/docs)
+
+![架构图](https://img.example.com/arch.png)
+
+<a href="https://example.com" onclick="window.parent.pwned='onclick'">带事件的链接</a>
+`
+
+// TestDashboardInTheBrowser drives the real dashboard of the real binary in
+// headless Chromium: a task created elsewhere appears live in the list,
+// cancel and retry work from the task page, the publish pool lists the
+// article by title, and a hostile article is rendered sanitised on its
+// page and in the task's preview.
+func TestDashboardInTheBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	svc := startService(t, t.TempDir(), []string{"WEBHOOK_SECRET_KEY=" + secret, "LOG_LEVEL=info"})
+	ui := svc.url("/ui/")
+
+	t.Run("a created task appears live", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui)))
+		until(t, ctx, "the live stream", `document.querySelector('#view-list [data-live]').textContent === '● live'`)
+		// A mark on the window: it survives only if the page is not reloaded.
+		evaluate[bool](t, ctx, `window.sameLoad = true`)
+		topic := "实时出现的任务 " + strconv.FormatInt(time.Now().UnixNano(), 36)
+		id := svc.createTask(topic)
+		until(t, ctx, "the new row", `[...document.querySelectorAll('#task-rows a')].some(a => a.textContent === `+jsString(topic)+
+			` && a.getAttribute('href') === '#/tasks/`+id+`')`)
+		require.True(t, evaluate[bool](t, ctx, `window.sameLoad === true`), "the row came without a reload")
+		// And its status follows the task to the end without a reload.
+		until(t, ctx, "the row to show completed", `[...document.querySelectorAll('#task-rows tr')].some(r =>
+			r.cells[0].textContent === `+jsString(topic)+` && r.cells[2].textContent === 'completed')`)
+	})
+
+	t.Run("cancel and retry from the task page", func(t *testing.T) {
+		id := svc.createTask("取消再重试 [no-callback]")
+		svc.waitStatus(id, "submitted", 30*time.Second)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/tasks/"+id)))
+		until(t, ctx, "the task page", `document.getElementById('task-title').textContent === '取消再重试 [no-callback]'`)
+		until(t, ctx, "cancel to be enabled", `!document.getElementById('cancel').disabled`)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("cancel"))))
+		until(t, ctx, "the page to show cancelled", `document.querySelector('#task-fields .status').textContent === 'cancelled'`)
+		require.Equal(t, "cancelled", svc.task(id).Status)
+		require.True(t, evaluate[bool](t, ctx, `document.getElementById('cancel').disabled && !document.getElementById('retry').disabled`))
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("retry"))))
+		until(t, ctx, "the page to show the retried task active", `['pending','submitted'].includes(document.querySelector('#task-fields .status').textContent)`)
+		v, _ := svc.waitStatus(id, "submitted", 30*time.Second)
+		require.Equal(t, 2, v.Attempt, "retry opened a second attempt")
+		until(t, ctx, "the second attempt on the page", `document.querySelectorAll('#attempts li').length === 2`)
+		require.True(t, evaluate[bool](t, ctx, `[...document.querySelectorAll('#task-fields dt')].some(d => d.textContent === 'Times out')`),
+			"an active task shows its deadline")
+	})
+
+	t.Run("a hostile article is rendered sanitised", func(t *testing.T) {
+		id := svc.createTask("恶意文章 [no-callback]")
+		svc.waitStatus(id, "submitted", 30*time.Second)
+		body, err := json.Marshal(map[string]any{
+			"event": "completed", "taskId": id + "-1",
+			"result": map[string]any{"content": hostileArticle, "qualityScore": 7.5},
+		})
+		require.NoError(t, err)
+		ts := time.Now().Unix()
+		req, err := http.NewRequest(http.MethodPost, svc.url("/api/v1/content/callback/"+id), bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(signature.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		req.Header.Set(signature.HeaderSignature, "sha256="+signature.SignRaw(secret, body, ts))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		task, _ := svc.waitStatus(id, "completed", 30*time.Second)
+		require.NotNil(t, task.ContentID)
+		contentID := *task.ContentID
+
+		// The publish pool lists it by title, linking its page and its task.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/pool")))
+		until(t, ctx, "the pool row", `[...document.querySelectorAll('#pool-rows tr')].some(r =>
+			r.cells[0].textContent === '恶意文章测试' &&
+			r.cells[0].querySelector('a').getAttribute('href') === '#/contents/`+contentID+`' &&
+			r.cells[2].querySelector('a').getAttribute('href') === '#/tasks/`+id+`')`)
+		require.Equal(t, "SELECT", evaluate[string](t, ctx, `document.querySelector('#pool-filters [name=status]').tagName`),
+			"the pool's status filter is a dropdown")
+
+		// Its full page.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#pool-rows a[href="#/contents/`+contentID+`"]`))))
+		until(t, ctx, "the article page", `document.getElementById('content-title').textContent === '恶意文章测试'`)
+		requireSanitised(t, ctx, "article")
+
+		// And the preview on the task page, where a completed task shows no deadline.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/tasks/"+id)))
+		until(t, ctx, "the task page's status", `document.querySelector('#task-fields .status') &&
+			document.querySelector('#task-fields .status').textContent === 'completed'`)
+		require.False(t, evaluate[bool](t, ctx, `[...document.querySelectorAll('#task-fields dt')].some(d => d.textContent === 'Times out')`),
+			"a completed task hides Times out")
+		require.Equal(t, "#/contents/"+contentID, evaluate[string](t, ctx, `document.getElementById('content-link').getAttribute('href')`))
+		requireSanitised(t, ctx, "preview")
+	})
+}
+
+// requireSanitised checks the article frame's document: the text and the
+// safe parts are there, nothing that runs or leaves is, and nothing ran.
+func requireSanitised(t *testing.T, ctx context.Context, frameID string) {
+	t.Helper()
+	doc := `document.getElementById('` + frameID + `').contentDocument`
+	until(t, ctx, "the article in the "+frameID+" frame", doc+` && `+doc+`.querySelector('h1') && `+
+		doc+`.querySelector('h1').textContent === '恶意文章测试'`)
+	require.Equal(t, "", evaluate[string](t, ctx, `document.getElementById('`+frameID+`').getAttribute('sandbox').includes('allow-scripts') ? 'scripts allowed' : ''`))
+	require.Contains(t, evaluate[string](t, ctx, doc+`.body.textContent`), "这是一段正常的中文段落")
+	require.Equal(t, "https://img.example.com/arch.png", evaluate[string](t, ctx, doc+`.querySelector('img[alt="架构图"]').getAttribute('src')`))
+	require.Equal(t, "https://example.com/docs", evaluate[string](t, ctx, `[...`+doc+`.querySelectorAll('a')].find(a => a.textContent === '正常链接').getAttribute('href')`))
+	for what, count := range map[string]string{
+		"scripts":              doc + `.querySelectorAll('script').length`,
+		"frames":               doc + `.querySelectorAll('iframe, frame, object, embed').length`,
+		"forms":                doc + `.querySelectorAll('form, input').length`,
+		"event handlers":       `[...` + doc + `.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length`,
+		"javascript: links":    `[...` + doc + `.querySelectorAll('[href], [src]')].filter(e => /^\s*javascript:/i.test(e.getAttribute('href') || e.getAttribute('src'))).length`,
+		"images without https": `[...` + doc + `.querySelectorAll('img')].filter(i => !i.getAttribute('src').startsWith('https://')).length`,
+	} {
+		require.Equal(t, 0, evaluate[int](t, ctx, count), "%s in the %s frame", what, frameID)
+	}
+	require.Equal(t, "undefined", evaluate[string](t, ctx, `typeof window.pwned`), "nothing of the article ran")
+}
