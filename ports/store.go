@@ -65,6 +65,14 @@ type TaskStore interface {
 	// writes the task and its side effects atomically. A task changed by
 	// someone else in between fails with domain.ErrVersionConflict.
 	UpdateTask(ctx context.Context, id string, fn UpdateFunc) error
+	// UpdateTaskAt is UpdateTask for a task the caller has just read: fn
+	// decides on t without a transaction open, and its changes are written
+	// with the same guarantees (one transaction, compare-and-set on t's
+	// version) only if the task is still at t's version, so that a decision
+	// on a stale read is never written. A changed task fails with
+	// domain.ErrVersionConflict and nothing is written; callers then use
+	// UpdateTask. On success t is at its new version.
+	UpdateTaskAt(ctx context.Context, t *domain.Task, fn UpdateFunc) error
 	// ClaimDue leases up to limit pending tasks that are due and have no open
 	// attempt, highest priority then oldest first; concurrent claimers never
 	// get the same task.

@@ -509,6 +509,44 @@ func (c *MockTaskStoreUpdateTaskCall) DoAndReturn(f func(context.Context, string
 	return c
 }
 
+// UpdateTaskAt mocks base method.
+func (m *MockTaskStore) UpdateTaskAt(ctx context.Context, t *domain.Task, fn ports.UpdateFunc) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateTaskAt", ctx, t, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateTaskAt indicates an expected call of UpdateTaskAt.
+func (mr *MockTaskStoreMockRecorder) UpdateTaskAt(ctx, t, fn any) *MockTaskStoreUpdateTaskAtCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateTaskAt", reflect.TypeOf((*MockTaskStore)(nil).UpdateTaskAt), ctx, t, fn)
+	return &MockTaskStoreUpdateTaskAtCall{Call: call}
+}
+
+// MockTaskStoreUpdateTaskAtCall wrap *gomock.Call
+type MockTaskStoreUpdateTaskAtCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskStoreUpdateTaskAtCall) Return(arg0 error) *MockTaskStoreUpdateTaskAtCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskStoreUpdateTaskAtCall) Do(f func(context.Context, *domain.Task, ports.UpdateFunc) error) *MockTaskStoreUpdateTaskAtCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskStoreUpdateTaskAtCall) DoAndReturn(f func(context.Context, *domain.Task, ports.UpdateFunc) error) *MockTaskStoreUpdateTaskAtCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockHealth is a mock of Health interface.
 type MockHealth struct {
 	ctrl     *gomock.Controller
