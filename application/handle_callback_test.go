@@ -71,6 +71,17 @@ func runUpdate(task *domain.Task, changes *ports.TaskChanges) func(context.Conte
 	}
 }
 
+// runUpdateAt makes the mocked store run the update function on the task
+// as read, as the real store does before its one statement, and captures
+// the changes.
+func runUpdateAt(changes *ports.TaskChanges) func(context.Context, *domain.Task, ports.UpdateFunc) error {
+	return func(_ context.Context, t *domain.Task, fn ports.UpdateFunc) error {
+		c, err := fn(t)
+		*changes = c
+		return err
+	}
+}
+
 func input(body string) application.CallbackInput {
 	return application.CallbackInput{TaskID: "task-a", Token: "tok", Header: http.Header{}, Body: []byte(body), ReceivedAt: t0.Add(time.Second)}
 }
@@ -81,8 +92,8 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 	var changes ports.TaskChanges
 	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(task, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Len(1)).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
-	f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).DoAndReturn(runUpdate(task, &changes))
+	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil) // once: the early check's answer is kept
+	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(runUpdateAt(&changes))
 	f.metrics.EXPECT().TaskTransition("submitted", "completed")
 	f.publisher.EXPECT().Publish(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e ports.TaskEvent) error {
 		require.Equal(t, domain.StatusCompleted, e.Status)
@@ -119,7 +130,7 @@ func TestHandleDuplicateRaceLostInsideTheTransaction(t *testing.T) {
 	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
-	f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(domain.ErrDuplicateDelivery)
+	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrDuplicateDelivery)
 	res, err := f.callbacks.Handle(context.Background(), input(`{"event":"progress","progress":{"percentage":10}}`))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackDuplicate, res.Disposition)
@@ -147,11 +158,13 @@ func TestHandleStoreFailuresAreUnavailable(t *testing.T) {
 	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
-	f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(errors.New("connection reset"))
+	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(errors.New("connection reset"))
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","result":{"content":"x"}}`))
 	require.ErrorIs(t, err, application.ErrUnavailable)
 }
 
+// TestHandleVersionConflictIsRetried: a decision on a read that went stale
+// is made again on the task read under lock, and that is retried too.
 func TestHandleVersionConflictIsRetried(t *testing.T) {
 	f := newCallbackFixture(t)
 	task := submittedTask(t)
@@ -160,6 +173,7 @@ func TestHandleVersionConflictIsRetried(t *testing.T) {
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	gomock.InOrder(
+		f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrVersionConflict),
 		f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(domain.ErrVersionConflict),
 		f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).DoAndReturn(runUpdate(task, &changes)),
 	)

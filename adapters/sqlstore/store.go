@@ -152,7 +152,9 @@ func (s *Store) Close() error {
 // inWriteTx runs fn in a write transaction: committed when fn returns nil,
 // rolled back otherwise, with fn's error returned as is.
 func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return inTx(ctx, s.db, nil, fn)
+	err := inTx(ctx, s.db, nil, fn)
+	s.writes.prepareWanted(ctx) // statements first met in the transaction, now that its connection is free
+	return err
 }
 
 // inReadTx runs fn in a read-only transaction.

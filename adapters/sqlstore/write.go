@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -23,15 +22,15 @@ import (
 // after, so a statement costs one round trip instead of lib/pq's two
 // (parse, then bind and execute) and is planned once per connection.
 type prepared struct {
-	db        *sql.DB
-	mu        sync.Mutex
-	stmts     map[string]*sql.Stmt
-	preparing map[string]bool
-	closed    bool
+	db     *sql.DB
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	wanted map[string]bool // met in a transaction before being prepared
+	closed bool
 }
 
 func newPrepared(db *sql.DB) *prepared {
-	return &prepared{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}}
+	return &prepared{db: db, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 }
 
 // get returns the statement, preparing it now if need be. Never call it
@@ -52,6 +51,9 @@ func (p *prepared) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	defer p.mu.Unlock()
 	if prev, ok := p.stmts[query]; ok || p.closed { // prepared meanwhile, or closing
 		_ = st.Close()
+		if !ok {
+			return nil, errors.New("prepare: store closed")
+		}
 		return prev, nil
 	}
 	p.stmts[query] = st
@@ -59,30 +61,38 @@ func (p *prepared) get(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // in returns query bound to tx. A statement not prepared yet runs as it is
-// this time and is prepared in the background: preparing takes a connection,
-// and the transaction holds one (SQLite's writer pool has no other).
+// this time, and prepareWanted prepares it once the transaction is over:
+// preparing takes a connection, and the transaction holds one (SQLite's
+// writer pool has no other).
 func (p *prepared) in(ctx context.Context, tx *sql.Tx, query string) statement {
 	p.mu.Lock()
 	st, ok := p.stmts[query]
-	start := !ok && !p.preparing[query] && !p.closed
-	if start {
-		p.preparing[query] = true
+	if !ok {
+		p.wanted[query] = true
 	}
 	p.mu.Unlock()
 	if ok {
 		return statement{st: tx.StmtContext(ctx, st)}
 	}
-	if start {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			_, _ = p.get(ctx, query) // on failure the next use tries again
-			p.mu.Lock()
-			delete(p.preparing, query)
-			p.mu.Unlock()
-		}()
-	}
 	return statement{tx: tx, query: query}
+}
+
+// prepareWanted prepares what in met unprepared. Failures are left for the
+// next time.
+func (p *prepared) prepareWanted(ctx context.Context) {
+	p.mu.Lock()
+	var queries []string
+	for q := range p.wanted {
+		queries = append(queries, q)
+	}
+	p.mu.Unlock()
+	for _, q := range queries {
+		if _, err := p.get(ctx, q); err == nil {
+			p.mu.Lock()
+			delete(p.wanted, q)
+			p.mu.Unlock()
+		}
+	}
 }
 
 func (p *prepared) close() error {
