@@ -114,12 +114,18 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		}, task.Attempts())
 	}
 	if peeked, ok := peekCallback(in.Body); ok && domain.ValidTaskID(in.TaskID) {
-		task, loadErr = c.deps.Store.GetTask(ctx, in.TaskID)
+		// The delivery id of the attempt the body names, when it names one
+		// the usual way (ExternalRefFor), is looked up in the task's read.
+		var guess deliveryGuess
+		if n, ok := domain.AttemptOfRef(in.TaskID, peeked.TaskID); ok && in.Header.Get(webhookIDHeader) == "" {
+			guess.attempt, guess.id = n, domain.DeliveryID("", in.TaskID, n, peeked.Event, in.Body)
+		}
+		task, guess.seen, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
 		loaded = true
 		if loadErr == nil {
 			authenticate()
 			if authErr == nil {
-				dup, seen := c.seenBefore(ctx, in, task, auth, peeked)
+				dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess)
 				if seen {
 					res.Status = task.Status()
 					res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
@@ -141,7 +147,7 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		return res, fmt.Errorf("task %q: %w", in.TaskID, domain.ErrNotFound)
 	}
 	if !loaded {
-		if task, loadErr = c.deps.Store.GetTask(ctx, in.TaskID); loadErr == nil {
+		if task, _, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, ""); loadErr == nil {
 			authenticate()
 		}
 	}
@@ -214,6 +220,16 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 	return res, nil
 }
 
+// webhookIDHeader carries scheme c's delivery id (Standard Webhooks).
+const webhookIDHeader = "webhook-id"
+
+// deliveryGuess is a delivery id looked up before the attempt was known.
+type deliveryGuess struct {
+	attempt int
+	id      string
+	seen    bool
+}
+
 // seenDelivery is what the early duplicate check found out.
 type seenDelivery struct {
 	event      string
@@ -229,7 +245,7 @@ type seenDelivery struct {
 // as step 4 does. Deliveries named by a webhook-id (scheme c), whose id does
 // not cover the body, are left to the full path, as is anything this check
 // cannot read or look up.
-func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p peekedCallback) (seenDelivery, bool) {
+func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p peekedCallback, guess deliveryGuess) (seenDelivery, bool) {
 	if auth.WebhookID != "" {
 		return seenDelivery{}, false
 	}
@@ -238,10 +254,12 @@ func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *doma
 		return seenDelivery{}, false
 	}
 	d := seenDelivery{event: p.Event, attempt: attempt}
-	id := domain.DeliveryID("", task.ID(), attempt, p.Event, in.Body)
-	seen, err := c.deps.Store.HasDelivery(ctx, task.ID(), id)
-	if err != nil {
-		return d, false // asked again, in order, by the full path
+	id, seen := guess.id, guess.seen
+	if id == "" || guess.attempt != attempt {
+		id = domain.DeliveryID("", task.ID(), attempt, p.Event, in.Body)
+		if seen, err = c.deps.Store.HasDelivery(ctx, task.ID(), id); err != nil {
+			return d, false // asked again, in order, by the full path
+		}
 	}
 	if !seen {
 		d.deliveryID = id

@@ -90,9 +90,11 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 	f := newCallbackFixture(t)
 	task := submittedTask(t)
 	var changes ports.TaskChanges
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(task, nil)
+	body := `{"event":"completed","taskId":"task-a-1","result":{"content":"# T\n\nbody"}}`
+	// The body names attempt 1: its delivery id is looked up with the task,
+	// and that answer is kept (no HasDelivery).
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(task, false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Len(1)).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil) // once: the early check's answer is kept
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(runUpdateAt(&changes))
 	f.metrics.EXPECT().TaskTransition("submitted", "completed")
 	f.publisher.EXPECT().Publish(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e ports.TaskEvent) error {
@@ -100,7 +102,7 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 		return nil
 	})
 
-	res, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","taskId":"task-a-1","result":{"content":"# T\n\nbody"}}`))
+	res, err := f.callbacks.Handle(context.Background(), input(body))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackApplied, res.Disposition)
 	require.Equal(t, domain.StatusCompleted, res.Status)
@@ -116,7 +118,7 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 
 func TestHandleDuplicateSeenBeforeSkipsTheUpdate(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(true, nil)
 	// No UpdateTask and no Publish expected: gomock fails the test on any.
@@ -127,7 +129,7 @@ func TestHandleDuplicateSeenBeforeSkipsTheUpdate(t *testing.T) {
 
 func TestHandleDuplicateRaceLostInsideTheTransaction(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrDuplicateDelivery)
@@ -140,7 +142,7 @@ func TestHandleRefusalsAreRecordedWithoutDeliveryID(t *testing.T) {
 	for name, cause := range map[string]error{"missing": ports.ErrCredentialMissing, "invalid": ports.ErrCredentialInvalid} {
 		t.Run(name, func(t *testing.T) {
 			f := newCallbackFixture(t)
-			f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+			f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 			f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{}, cause)
 			f.store.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.Delivery) error {
 				require.Equal(t, domain.DeliveryRejected, d.Outcome)
@@ -155,7 +157,7 @@ func TestHandleRefusalsAreRecordedWithoutDeliveryID(t *testing.T) {
 
 func TestHandleStoreFailuresAreUnavailable(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(errors.New("connection reset"))
@@ -169,7 +171,7 @@ func TestHandleVersionConflictIsRetried(t *testing.T) {
 	f := newCallbackFixture(t)
 	task := submittedTask(t)
 	var changes ports.TaskChanges
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(task, nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(task, false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	gomock.InOrder(

@@ -59,6 +59,10 @@ type TaskStore interface {
 	CreateTask(ctx context.Context, t *domain.Task, key *IdempotencyKey) (stored *domain.Task, replayed bool, err error)
 	// GetTask returns a task with its attempts, or domain.ErrNotFound.
 	GetTask(ctx context.Context, id string) (*domain.Task, error)
+	// GetTaskAndDelivery is GetTask that also reports, in the same read,
+	// whether an accepted delivery with deliveryID was recorded for the task
+	// (false for ""): a callback's cheapest duplicate check.
+	GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error)
 	// ListTasks returns tasks newest first.
 	ListTasks(ctx context.Context, q TaskQuery) (TaskPage, error)
 	// UpdateTask loads a task (locked for the transaction), lets fn decide and

@@ -1,9 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -27,7 +27,7 @@ type ctxTimeout = func(context.Context) (context.Context, context.CancelFunc)
 func (h *callbackHandler) handle(c *gin.Context) {
 	taskID := c.Param("task_id")
 	addLogFields(c, zap.String("task_id", taskID))
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, h.maxBody))
+	body, err := readBody(c, h.maxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -73,4 +73,17 @@ func (h *callbackHandler) handle(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, answer)
+}
+
+// readBody reads the request body, at most max bytes (else an
+// *http.MaxBytesError), into a buffer of the size announced, instead of one
+// grown by doubling: a 40 KB callback costs 40 KB, not 100.
+func readBody(c *gin.Context, max int64) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, max)
+	var b bytes.Buffer
+	if n := c.Request.ContentLength; n > 0 && n <= max {
+		b.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead spare to read on
+	}
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }

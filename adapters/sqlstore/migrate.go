@@ -25,6 +25,7 @@ func newStore(db, reads *sqlx.DB, f flavor, dialect goose.Dialect, fsys fs.FS, o
 	}
 	sources := p.ListSources()
 	s := &Store{db: db, reads: reads, flavor: f, migrator: p, latest: sources[len(sources)-1].Version}
+	s.taskReads = newTaskReads(db.Rebind, f.lockRow)
 	s.writes = newPrepared(db.DB)
 	s.readStmts = s.writes
 	if reads != db {

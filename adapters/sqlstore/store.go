@@ -49,6 +49,7 @@ type Store struct {
 	reads     *sqlx.DB  // reads: SQLite's reader pool, or db itself on PostgreSQL
 	writes    *prepared // statements of the hot paths, prepared once per connection of db
 	readStmts *prepared // … of reads (writes itself on PostgreSQL)
+	taskReads taskReads
 	flavor    flavor
 	migrator  *goose.Provider
 	latest    int64 // newest embedded migration version

@@ -119,11 +119,27 @@ func (s *Store) replay(ctx context.Context, key ports.IdempotencyKey) (*domain.T
 // GetTask returns a task with its attempts, or an error wrapping
 // domain.ErrNotFound. One statement: one snapshot, one round trip.
 func (s *Store) GetTask(ctx context.Context, id string) (*domain.Task, error) {
-	st, err := s.readStmts.get(ctx, taskWithAttemptsSQL(s.reads.Rebind, ""))
+	st, err := s.readStmts.get(ctx, s.taskReads.get)
 	if err != nil {
 		return nil, err
 	}
-	return readTask(ctx, statement{st: st}, id)
+	return readTask(ctx, statement{st: st}, id, []any{id}, nil)
+}
+
+// GetTaskAndDelivery is GetTask that also tells, in the same read, whether
+// a delivery with this id was recorded for the task ("" → false).
+func (s *Store) GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error) {
+	if deliveryID == "" {
+		t, err := s.GetTask(ctx, id)
+		return t, false, err
+	}
+	st, err := s.readStmts.get(ctx, s.taskReads.getSeen)
+	if err != nil {
+		return nil, false, err
+	}
+	var seen bool
+	t, err := readTask(ctx, statement{st: st}, id, []any{id, deliveryID, id}, &seen)
+	return t, seen, err
 }
 
 // withAttempts turns rows into tasks, loading every row's attempts with one query.
@@ -256,7 +272,7 @@ func (s *Store) UpdateTask(ctx context.Context, id string, fn ports.UpdateFunc) 
 		version int64
 	)
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		t, err := readTask(ctx, s.writes.in(ctx, tx.Tx, taskWithAttemptsSQL(s.db.Rebind, s.flavor.lockRow)), id)
+		t, err := readTask(ctx, s.writes.in(ctx, tx.Tx, s.taskReads.lock), id, []any{id}, nil)
 		if err != nil {
 			return err
 		}

@@ -156,3 +156,37 @@ func TestUpdateTaskAtRacesWriteOnce(t *testing.T) {
 		require.Len(t, log, 1, "only the winner's delivery is recorded")
 	})
 }
+
+// TestGetTaskAndDelivery: the task with its attempts and whether a delivery
+// id is recorded for it, in one read.
+func TestGetTaskAndDelivery(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		_, _, err := s.GetTaskAndDelivery(ctx, "task-1", "wh:d-1")
+		require.ErrorIs(t, err, domain.ErrNotFound)
+		_, _, err = s.CreateTask(ctx, submitted(t, "task-1", base), nil)
+		require.NoError(t, err)
+		_, _, err = s.CreateTask(ctx, submitted(t, "task-2", base), nil)
+		require.NoError(t, err)
+		require.NoError(t, s.UpdateTask(ctx, "task-1", func(tk *domain.Task) (ports.TaskChanges, error) {
+			apply(t, tk, progressEv(base.Add(time.Second), 1, 30, "started"))
+			return ports.TaskChanges{SaveTask: true, Delivery: delivery("task-1", "progress", "wh:d-1")}, nil
+		}))
+		want, err := s.GetTask(ctx, "task-1")
+		require.NoError(t, err)
+		require.Len(t, want.Attempts(), 1)
+
+		for _, c := range []struct {
+			task, id string
+			seen     bool
+		}{{"task-1", "wh:d-1", true}, {"task-1", "wh:d-2", false}, {"task-1", "", false}, {"task-2", "wh:d-1", false}} {
+			got, seen, err := s.GetTaskAndDelivery(ctx, c.task, c.id)
+			require.NoError(t, err)
+			require.Equal(t, c.seen, seen, "%s %q", c.task, c.id)
+			if c.task == "task-1" {
+				require.Equal(t, want.Snapshot(), got.Snapshot())
+			}
+		}
+	})
+}

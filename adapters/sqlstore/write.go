@@ -135,23 +135,22 @@ func (s statement) row(ctx context.Context, args ...any) *sql.Row {
 	return s.tx.QueryRowContext(ctx, s.query, args...)
 }
 
-// rowFields maps a row struct's db tags to its fields, once per type, so
+// rowFields maps a row struct's fields to a column list once per type, so
 // that a row's values and scan targets follow its table's column list
-// (taskColumns, …) without per-call named-query compilation.
-var rowFields sync.Map // reflect.Type → map[string]int
+// (taskColumns, …) without per-call named-query compilation. Each row type
+// is used with one column list.
+var rowFields sync.Map // reflect.Type → []int, field index per column
 
 func fieldIndexes(t reflect.Type, columns []string) []int {
-	m, ok := rowFields.Load(t)
-	if !ok {
-		byTag := map[string]int{}
-		for i := range t.NumField() {
-			if tag := t.Field(i).Tag.Get("db"); tag != "" {
-				byTag[tag] = i
-			}
-		}
-		m, _ = rowFields.LoadOrStore(t, byTag)
+	if idx, ok := rowFields.Load(t); ok {
+		return idx.([]int)
 	}
-	byTag := m.(map[string]int)
+	byTag := map[string]int{}
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("db"); tag != "" {
+			byTag[tag] = i
+		}
+	}
 	idx := make([]int, len(columns))
 	for i, c := range columns {
 		j, ok := byTag[c]
@@ -160,6 +159,7 @@ func fieldIndexes(t reflect.Type, columns []string) []int {
 		}
 		idx[i] = j
 	}
+	rowFields.Store(t, idx)
 	return idx
 }
 
@@ -219,9 +219,15 @@ func (a joinedAttempt) attempt() (domain.Attempt, bool) {
 	}.attempt(), true
 }
 
-// taskWithAttemptsSQL reads a task and its attempts in one statement, one
-// row per attempt; lock ends it.
-func taskWithAttemptsSQL(rebind func(string) string, lock string) string {
+// taskReads are the statements that read a task with its attempts, one row
+// per attempt (LEFT JOIN): one statement, one snapshot, one round trip.
+type taskReads struct {
+	get     string // by id
+	getSeen string // by id, with whether a delivery id is recorded for it
+	lock    string // by id, the task's row locked for the transaction
+}
+
+func newTaskReads(rebind func(string) string, lockRow string) taskReads {
 	cols := make([]string, 0, len(taskColumns)+len(attemptColumns))
 	for _, c := range taskColumns {
 		cols = append(cols, "t."+c)
@@ -229,13 +235,20 @@ func taskWithAttemptsSQL(rebind func(string) string, lock string) string {
 	for _, c := range attemptColumns {
 		cols = append(cols, "a."+c)
 	}
-	return rebind("SELECT " + strings.Join(cols, ", ") +
-		" FROM tasks t LEFT JOIN task_attempts a ON a.task_id = t.id WHERE t.id = ? ORDER BY a.number" + lock)
+	from := " FROM tasks t LEFT JOIN task_attempts a ON a.task_id = t.id WHERE t.id = ? ORDER BY a.number"
+	sel := "SELECT " + strings.Join(cols, ", ")
+	return taskReads{
+		get: rebind(sel + from),
+		// Uncorrelated, so evaluated once whatever the number of attempts.
+		getSeen: rebind(sel + ", EXISTS (SELECT 1 FROM webhook_deliveries WHERE task_id = ? AND delivery_id = ?)" + from),
+		lock:    rebind(sel + from + lockRow),
+	}
 }
 
-// readTask runs a task-with-attempts statement.
-func readTask(ctx context.Context, st statement, id string) (*domain.Task, error) {
-	rows, err := st.rows(ctx, id)
+// readTask runs a task read with args; seen, when given, receives the
+// statement's last column.
+func readTask(ctx context.Context, st statement, id string, args []any, seen *bool) (*domain.Task, error) {
+	rows, err := st.rows(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load task %s: %w", id, err)
 	}
@@ -247,7 +260,11 @@ func readTask(ctx context.Context, st statement, id string) (*domain.Task, error
 	)
 	for rows.Next() {
 		var a joinedAttempt
-		if err := rows.Scan(append(row.targets(), rowTargets(&a, attemptColumns)...)...); err != nil {
+		targets := append(row.targets(), rowTargets(&a, attemptColumns)...)
+		if seen != nil {
+			targets = append(targets, seen)
+		}
+		if err := rows.Scan(targets...); err != nil {
 			return nil, fmt.Errorf("load task %s: %w", id, err)
 		}
 		found = true
