@@ -42,16 +42,18 @@ type wirePayload struct {
 	Event     *string         `json:"event"`
 	TaskID    json.RawMessage `json:"taskId"`
 	Timestamp json.RawMessage `json:"timestamp"`
-	Result    *struct {
-		Content      string          `json:"content"`
-		HTMLContent  string          `json:"htmlContent"`
-		Images       json.RawMessage `json:"images"`
-		QualityScore json.RawMessage `json:"qualityScore"`
-		WordCount    json.RawMessage `json:"wordCount"`
-		Metrics      json.RawMessage `json:"metrics"`
-	} `json:"result"`
-	Error    json.RawMessage `json:"error"`
-	Progress json.RawMessage `json:"progress"`
+	Result    *resultWire     `json:"result"`
+	Error     json.RawMessage `json:"error"`
+	Progress  json.RawMessage `json:"progress"`
+}
+
+type resultWire struct {
+	Content      string          `json:"content"`
+	HTMLContent  string          `json:"htmlContent"`
+	Images       json.RawMessage `json:"images"`
+	QualityScore json.RawMessage `json:"qualityScore"`
+	WordCount    json.RawMessage `json:"wordCount"`
+	Metrics      json.RawMessage `json:"metrics"`
 }
 
 // CheckJSONObject is the first step of §3: the body must be a JSON object.
@@ -63,20 +65,31 @@ func CheckJSONObject(body []byte) error {
 	return nil
 }
 
-// DecodeCallback decodes a callback body in one pass of encoding/json (which
-// also validates it). A body that is not a JSON object is a PayloadError with
-// code invalid_json (§3 step 1); missing or unknown events and fields of the
-// wrong type are PayloadErrors with other codes (step 4).
+// DecodeCallback decodes a callback body, validating it on the way: one
+// pass over the article's text (decodeWireFast), or encoding/json for
+// bodies out of the ordinary. A body that is not a JSON object is a
+// PayloadError with code invalid_json (§3 step 1); missing or unknown events
+// and fields of the wrong type are PayloadErrors with other codes (step 4).
 func DecodeCallback(body []byte) (CallbackPayload, error) {
+	return decodeCallback(body, true)
+}
+
+func decodeCallback(body []byte, fast bool) (CallbackPayload, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return CallbackPayload{}, payloadError("invalid_json", "body must be a JSON object")
 	}
-	var w wirePayload
-	err := json.Unmarshal(body, &w)
-	var typeErr *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &typeErr) {
-		return CallbackPayload{}, payloadError("invalid_json", "body must be a JSON object")
+	var (
+		w       wirePayload
+		err     error
+		typeErr *json.UnmarshalTypeError
+	)
+	if !fast || !decodeWireFast(body, &w) {
+		w = wirePayload{}
+		err = json.Unmarshal(body, &w)
+		if err != nil && !errors.As(err, &typeErr) {
+			return CallbackPayload{}, payloadError("invalid_json", "body must be a JSON object")
+		}
 	}
 	// Unmarshal decoded what it could and reports the first value of the
 	// wrong type; the article's fields matter to completions only.
