@@ -122,3 +122,19 @@ func BenchmarkDecodeCallback(b *testing.B) {
 		})
 	}
 }
+
+// TestDecodedPayloadOwnsItsBytes: nothing decoded points into the body,
+// which the HTTP adapter reuses once the callback is handled.
+func TestDecodedPayloadOwnsItsBytes(t *testing.T) {
+	for _, body := range [][]byte{realisticBody(t), []byte(jsonSeeds[0]), []byte(`{"event":"failed","taskId":"t","error":{"message":"m","code":7}}`),
+		[]byte(`{"event":"progress","progress":{"percentage":5,"stage":"s","message":"m"}}`)} {
+		want, err := application.DecodeCallback(append([]byte(nil), body...))
+		require.NoError(t, err)
+		got, err := application.DecodeCallback(body)
+		require.NoError(t, err)
+		for i := range body {
+			body[i] = 'x'
+		}
+		require.Equal(t, want, got)
+	}
+}

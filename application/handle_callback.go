@@ -18,7 +18,7 @@ type CallbackInput struct {
 	TaskID     string
 	Token      string
 	Header     http.Header
-	Body       []byte
+	Body       []byte // valid while Handle runs: the caller may reuse it after
 	ReceivedAt time.Time
 	RequestID  string
 }
