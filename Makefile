@@ -10,9 +10,13 @@ FUZZ_TARGETS := \
 	./adapters/signature:FuzzCanonicalize \
 	./adapters/signature:FuzzVerify \
 	./application:FuzzDecodeCallback \
+	./application:FuzzDecodeCallbackFastPath \
+	./application:FuzzValidJSON \
+	./application:FuzzPeekCallback \
+	./domain:FuzzDescribeArticle \
 	./adapters/httpapi:FuzzCallbackEndpoint
 
-.PHONY: all build run test unit fuzz bench generate lint migrate clean
+.PHONY: all build run test unit fuzz bench bench-load generate lint migrate clean
 
 all: build
 
@@ -37,8 +41,15 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
+## bench: the micro-benchmarks, with realistic bodies; one asserts a ratio (a crafted 5 MiB article ≤ 3× a plain one).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-load: the real binary under load on PostgreSQL and SQLite, against the bare transaction (docs/benchmarks.md).
+## BENCH_LOAD_FLAGS passes options, e.g. BENCH_LOAD_FLAGS='-stores postgres -rounds 5'. Not part of `make test`.
+bench-load: build
+	$(GO) build -o $(BIN)/contenthub-loadbench ./cmd/contenthub-loadbench
+	./$(BIN)/contenthub-loadbench -contenthub $(BIN)/contenthub $(BENCH_LOAD_FLAGS)
 
 ## generate: regenerate the gomock mocks of ports/.
 generate:
