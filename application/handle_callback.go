@@ -104,9 +104,9 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		task      *domain.Task
 		loadErr   error
 		loaded    bool
-		auth      ports.Authentication
-		authErr   error
-		checkedID string // a delivery id looked up and not found
+		auth    ports.Authentication
+		authErr error
+		checked seenDelivery // a delivery id looked up and not found
 	)
 	authenticate := func() {
 		auth, authErr = c.verifier.Verify(ports.CallbackRequest{
@@ -131,7 +131,7 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 					res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
 					return res, nil
 				}
-				checkedID = dup.deliveryID
+				checked = dup
 			}
 		}
 	}
@@ -178,9 +178,14 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 	res.Attempt = attempt
 	c.observeDelay(in.ReceivedAt, auth.SentAt, payload.Timestamp)
 
-	// 5. Deduplication, unless that very id was just looked up.
-	deliveryID := domain.DeliveryID(auth.WebhookID, task.ID(), attempt, payload.Event, in.Body)
-	if deliveryID != checkedID {
+	// 5. Deduplication, unless that very id was just looked up (the same
+	// attempt and event: the same id, not hashed again).
+	deliveryID := checked.deliveryID
+	if deliveryID == "" || auth.WebhookID != "" || checked.attempt != attempt || checked.event != payload.Event {
+		deliveryID = domain.DeliveryID(auth.WebhookID, task.ID(), attempt, payload.Event, in.Body)
+		checked = seenDelivery{}
+	}
+	if checked.deliveryID == "" {
 		seen, err := c.deps.Store.HasDelivery(ctx, task.ID(), deliveryID)
 		if err != nil {
 			return res, unavailable("check delivery", err)
