@@ -59,6 +59,7 @@ type options struct {
 	rounds      int
 	latencyN    int
 	keep        bool
+	env         []string
 }
 
 func parseOptions(args []string) (options, error) {
@@ -76,6 +77,13 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; tables show medians")
 	fs.IntVar(&o.latencyN, "latency", 100, "callbacks per round sent by one sender for the notification latency")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (service logs) and schemas")
+	fs.Func("env", "KEY=VALUE added to the service's environment (repeatable), e.g. LOG_LEVEL=warn", func(kv string) error {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		o.env = append(o.env, kv)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -212,7 +220,7 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 		}
 	}
 	secret := "loadbench-" + randomHex(16)
-	svc, err := startService(ctx, serviceConfig{binary: o.binary, databaseURL: serviceURL, workDir: workDir, self: self, secret: secret})
+	svc, err := startService(ctx, serviceConfig{binary: o.binary, databaseURL: serviceURL, workDir: workDir, self: self, secret: secret, env: o.env})
 	if err != nil {
 		return nil, err
 	}

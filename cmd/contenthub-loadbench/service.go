@@ -43,6 +43,7 @@ type serviceConfig struct {
 	workDir     string // holds the fake creator's record and the service's log
 	self        string // this program, run as the fake creator
 	secret      string
+	env         []string // more of the service's environment
 }
 
 func freeAddr() (string, error) {
@@ -85,6 +86,7 @@ func startService(ctx context.Context, cfg serviceConfig) (*service, error) {
 		// Nothing polls during the run: every task hears from its callback.
 		"POLL_INTERVAL=1h", "CALLBACK_GRACE=1h", "TASK_TIMEOUT=24h",
 	}
+	s.cmd.Env = append(s.cmd.Env, cfg.env...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		_ = logFile.Close()
