@@ -279,6 +279,7 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 				}
 				base.db.SetMaxOpenConns(conns)
 				base.db.SetMaxIdleConns(conns)
+				fmt.Fprintf(os.Stderr, "%s: round %d: concurrency %d: bare transaction\n", store, round, c)
 				m, err := runConcurrently(ctx, len(baseTasks), c, func(ctx context.Context, i int) error {
 					return base.complete(ctx, baseTasks[i])
 				})
@@ -286,6 +287,7 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 				return err
 			}
 			runService := func() error {
+				fmt.Fprintf(os.Stderr, "%s: round %d: concurrency %d: first deliveries\n", store, round, c)
 				m, err := measureService(ctx, svc, len(cbs), c, func(ctx context.Context, i int) error {
 					return deliver(ctx, svc.client, cbs[i], false)
 				})
@@ -293,6 +295,7 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 					return err
 				}
 				lr.first = append(lr.first, m)
+				fmt.Fprintf(os.Stderr, "%s: round %d: concurrency %d: duplicates\n", store, round, c)
 				m, err = measureService(ctx, svc, len(cbs), c, func(ctx context.Context, i int) error {
 					return deliver(ctx, svc.client, cbs[i], true)
 				})
