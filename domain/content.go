@@ -22,8 +22,9 @@ type Result struct {
 // Described returns r with its Article derived from Content, unless it
 // already is. Words are counted only when the sender gave no count.
 func (r Result) Described() Result {
-	if r.Article == nil {
-		a := DescribeArticle(r.Content, r.WordCount == nil || *r.WordCount < 0)
+	count := r.WordCount == nil || *r.WordCount < 0
+	if r.Article == nil || count && !r.Article.Counted {
+		a := DescribeArticle(r.Content, count)
 		r.Article = &a
 	}
 	return r

@@ -375,13 +375,57 @@ func (s *Store) applyPostgres(ctx context.Context, tx *sql.Tx, w write) error {
 	return nil
 }
 
-// postgresWrite builds the statement for w's shape; the text depends on the
-// shape only, so it is prepared once per shape.
+// writeShape is what a write's statement text depends on.
+type writeShape struct {
+	task                    bool
+	attempts                int
+	content, pool, delivery bool
+}
+
+func (w write) shape() writeShape {
+	return writeShape{task: w.task != nil, attempts: len(w.attempts), content: w.content != nil,
+		pool: w.pool != nil, delivery: w.delivery != nil}
+}
+
+// postgresWrites caches the statement text of each shape.
+var postgresWrites sync.Map // writeShape → string
+
+// postgresWrite returns the statement for w and its arguments: $1 the task
+// id, $2 the expected version, then the rows' values in column order.
 func postgresWrite(w write) (string, []any) {
 	args := []any{w.taskID, w.expected}
-	param := func(v any, cast string) string {
-		args = append(args, v)
-		p := "$" + strconv.Itoa(len(args))
+	if w.task != nil {
+		args = append(args, w.task.values()[1:]...) // id is $1
+	}
+	for _, a := range w.attempts {
+		args = append(args, a.values()...)
+	}
+	if w.content != nil {
+		args = append(args, w.content.values()...)
+	}
+	if w.pool != nil {
+		args = append(args, w.pool.values()...)
+	}
+	if w.delivery != nil {
+		args = append(args, w.delivery.values()...)
+	}
+	sh := w.shape()
+	if query, ok := postgresWrites.Load(sh); ok {
+		return query.(string), args
+	}
+	query := postgresWriteSQL(sh)
+	postgresWrites.Store(sh, query)
+	return query, args
+}
+
+// postgresWriteSQL is one statement of data-modifying CTEs: t is the
+// compare-and-set (or, without a task to save, the version check), and each
+// insert takes its row FROM t, so nothing is written when t finds no row.
+func postgresWriteSQL(sh writeShape) string {
+	n := 2
+	param := func(cast string) string {
+		n++
+		p := "$" + strconv.Itoa(n)
 		if cast != "" {
 			p += "::" + cast
 		}
@@ -389,44 +433,44 @@ func postgresWrite(w write) (string, []any) {
 	}
 	var b strings.Builder
 	b.WriteString("WITH t AS (")
-	if w.task != nil {
+	if sh.task {
 		b.WriteString("UPDATE tasks SET ")
-		for i, v := range w.task.values()[1:] { // id is $1
+		for i, c := range taskColumns[1:] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(taskColumns[i+1] + " = " + param(v, ""))
+			b.WriteString(c + " = " + param(""))
 		}
 		b.WriteString(" WHERE id = $1 AND version = $2 RETURNING 1")
 	} else {
 		b.WriteString("SELECT 1 FROM tasks WHERE id = $1 AND version = $2")
 	}
 	b.WriteString(")")
-	insert := func(name, table string, columns []string, values []any, suffix string) {
+	insert := func(name, table string, columns []string, suffix string) {
 		b.WriteString(", " + name + " AS (INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") SELECT ")
-		for i, v := range values {
+		for i, c := range columns {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(param(v, postgresType(columns[i])))
+			b.WriteString(param(postgresType(c)))
 		}
 		b.WriteString(" FROM t" + suffix + ")")
 	}
-	for i, a := range w.attempts {
-		insert("a"+strconv.Itoa(i), "task_attempts", attemptColumns, a.values(),
+	for i := range sh.attempts {
+		insert("a"+strconv.Itoa(i), "task_attempts", attemptColumns,
 			" ON CONFLICT (task_id, number) DO UPDATE SET "+assignExcluded(attemptColumns[2:]))
 	}
-	if w.content != nil {
-		insert("c", "contents", contentColumns, w.content.values(), "")
+	if sh.content {
+		insert("c", "contents", contentColumns, "")
 	}
-	if w.pool != nil {
-		insert("p", "publish_pool", poolColumns, w.pool.values(), "")
+	if sh.pool {
+		insert("p", "publish_pool", poolColumns, "")
 	}
-	if w.delivery != nil {
-		insert("d", "webhook_deliveries", deliveryColumns, w.delivery.values(), "")
+	if sh.delivery {
+		insert("d", "webhook_deliveries", deliveryColumns, "")
 	}
 	b.WriteString(" SELECT count(*) FROM t")
-	return b.String(), args
+	return b.String()
 }
 
 // postgresType is a column's type, for parameters PostgreSQL cannot infer
