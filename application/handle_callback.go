@@ -101,9 +101,9 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 	// with what was looked up kept. A body that does not even look like a
 	// callback costs no database read.
 	var (
-		task      *domain.Task
-		loadErr   error
-		loaded    bool
+		task    *domain.Task
+		loadErr error
+		loaded  bool
 		auth    ports.Authentication
 		authErr error
 		checked seenDelivery // a delivery id looked up and not found
