@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -189,4 +190,45 @@ func TestGetTaskAndDelivery(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMixedWritersOnAFreshStore: writers deciding on reads (UpdateTaskAt)
+// and under lock (UpdateTask) at once, on a store whose statements are not
+// prepared yet, on one task's row, with more writers than connections: all
+// finish (a statement prepared while transactions wait for rows must not
+// wait for them in turn).
+func TestMixedWritersOnAFreshStore(t *testing.T) {
+	t.Parallel()
+	for round := range 3 {
+		sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			for i := range 40 {
+				wg.Go(func() {
+					report := func(tk *domain.Task) (ports.TaskChanges, error) {
+						out, err := tk.Apply(progressEv(base.Add(time.Second), 1, float64(i%100), fmt.Sprint("r", round, "-", i)), rules)
+						return ports.TaskChanges{SaveTask: out.Changed, Delivery: delivery("task-1", "progress", fmt.Sprint("wh:", i))}, err
+					}
+					if i%2 == 0 {
+						assertNoError(t, s.UpdateTask(ctx, "task-1", report))
+						return
+					}
+					read, err := s.GetTask(ctx, "task-1")
+					if err == nil {
+						if err = s.UpdateTaskAt(ctx, read, report); errors.Is(err, domain.ErrVersionConflict) {
+							err = s.UpdateTask(ctx, "task-1", report)
+						}
+					}
+					assertNoError(t, err)
+				})
+			}
+			wg.Wait()
+			log, err := s.ListDeliveries(ctx, "task-1")
+			require.NoError(t, err)
+			require.Len(t, log, 40, "every writer's delivery is recorded")
+		})
+	}
 }

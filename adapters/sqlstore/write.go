@@ -47,16 +47,25 @@ func (p *prepared) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
+	// Never close a statement while holding mu: closing waits for each
+	// connection the statement lives on, and a transaction on one of them
+	// may be waiting for mu (in) while holding a row another statement of
+	// this pool waits for.
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if prev, ok := p.stmts[query]; ok || p.closed { // prepared meanwhile, or closing
-		_ = st.Close()
-		if !ok {
-			return nil, errors.New("prepare: store closed")
-		}
-		return prev, nil
+	prev, ok := p.stmts[query]
+	closed := p.closed
+	if !ok && !closed {
+		p.stmts[query] = st
 	}
-	p.stmts[query] = st
+	p.mu.Unlock()
+	switch {
+	case ok: // prepared meanwhile
+		_ = st.Close()
+		return prev, nil
+	case closed:
+		_ = st.Close()
+		return nil, errors.New("prepare: store closed")
+	}
 	return st, nil
 }
 
@@ -97,13 +106,14 @@ func (p *prepared) prepareWanted(ctx context.Context) {
 
 func (p *prepared) close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
+	stmts := p.stmts
+	p.stmts = map[string]*sql.Stmt{}
+	p.mu.Unlock()
 	var errs []error
-	for _, st := range p.stmts {
+	for _, st := range stmts { // outside mu, as in get
 		errs = append(errs, st.Close())
 	}
-	p.stmts = map[string]*sql.Stmt{}
 	return errors.Join(errs...)
 }
 
