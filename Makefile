@@ -10,9 +10,13 @@ FUZZ_TARGETS := \
 	./adapters/signature:FuzzCanonicalize \
 	./adapters/signature:FuzzVerify \
 	./application:FuzzDecodeCallback \
+	./application:FuzzDecodeCallbackFastPath \
+	./application:FuzzValidJSON \
+	./application:FuzzPeekCallback \
+	./domain:FuzzDescribeArticle \
 	./adapters/httpapi:FuzzCallbackEndpoint
 
-.PHONY: all build run test unit fuzz bench generate lint migrate clean test-reliability
+.PHONY: all build run test unit fuzz bench bench-load generate lint migrate clean test-reliability
 
 all: build
 
@@ -43,8 +47,15 @@ test-reliability: build
 	CONTENTHUB_BIN_DIR=$(abspath $(BIN)) $(GO) test -tags reliability -count=1 -timeout 30m -v \
 		-run '^TestReliability$$' ./cmd/contenthub/
 
+## bench: the micro-benchmarks, with realistic bodies; one asserts a ratio (a crafted 5 MiB article ≤ 3× a plain one).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-load: the real binary under load on PostgreSQL and SQLite, against the bare transaction (docs/benchmarks.md).
+## BENCH_LOAD_FLAGS passes options, e.g. BENCH_LOAD_FLAGS='-stores postgres -rounds 5'. Not part of `make test`.
+bench-load: build
+	$(GO) build -o $(BIN)/contenthub-loadbench ./cmd/contenthub-loadbench
+	./$(BIN)/contenthub-loadbench -contenthub $(BIN)/contenthub $(BENCH_LOAD_FLAGS)
 
 ## generate: regenerate the gomock mocks of ports/.
 generate:

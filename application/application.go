@@ -70,11 +70,26 @@ type auditFunc func(t *domain.Task, out domain.Outcome) *domain.Delivery
 // audit is given), then publishes the change. It returns the outcome and
 // the task as written.
 func (d Deps) applyEvent(ctx context.Context, taskID string, ev domain.Event, audit auditFunc) (domain.Outcome, *domain.Task, error) {
+	return d.applyEventOn(ctx, taskID, nil, ev, audit)
+}
+
+// applyEventOn is applyEvent for a caller that has just read the task (read;
+// nil: none). The change is decided on that read, with no transaction open,
+// and written only if the task is still at the version read — on PostgreSQL
+// one statement, one round trip. If the task changed meanwhile, it is read
+// again under lock and decided again, as applyEvent does.
+func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task, ev domain.Event, audit auditFunc) (domain.Outcome, *domain.Task, error) {
+	if ev.Kind == domain.EventCompleted {
+		// What is derived from the article (title, summary, word count) is
+		// derived here, once, whatever the source: never while a row is
+		// locked, and not again when an update is retried.
+		ev.Result = ev.Result.Described()
+	}
 	var (
 		out  domain.Outcome
 		task *domain.Task
 	)
-	err := d.update(ctx, taskID, func(t *domain.Task) (ports.TaskChanges, error) {
+	decide := func(t *domain.Task) (ports.TaskChanges, error) {
 		o, err := t.Apply(ev, d.domainRules())
 		if err != nil {
 			return ports.TaskChanges{}, err
@@ -85,7 +100,15 @@ func (d Deps) applyEvent(ctx context.Context, taskID string, ev domain.Event, au
 			changes.Delivery = audit(t, o)
 		}
 		return changes, nil
-	})
+	}
+	err := domain.ErrVersionConflict
+	if read != nil {
+		// A copy: the caller's task stays as it was read.
+		err = d.Store.UpdateTaskAt(ctx, domain.RehydrateTask(read.Snapshot()), decide)
+	}
+	if errors.Is(err, domain.ErrVersionConflict) {
+		err = d.update(ctx, taskID, decide)
+	}
 	if err != nil {
 		return out, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"contenthub/domain"
 )
@@ -35,21 +36,24 @@ type CallbackPayload struct {
 	Progress  domain.ProgressReport
 }
 
-// wirePayload mirrors the JSON; loose types where real senders vary.
+// wirePayload mirrors the JSON: loose types where real senders vary, and
+// the article's two large strings decoded in place (no second pass).
 type wirePayload struct {
 	Event     *string         `json:"event"`
 	TaskID    json.RawMessage `json:"taskId"`
 	Timestamp json.RawMessage `json:"timestamp"`
-	Result    *struct {
-		Content      json.RawMessage `json:"content"`
-		HTMLContent  json.RawMessage `json:"htmlContent"`
-		Images       json.RawMessage `json:"images"`
-		QualityScore json.RawMessage `json:"qualityScore"`
-		WordCount    json.RawMessage `json:"wordCount"`
-		Metrics      json.RawMessage `json:"metrics"`
-	} `json:"result"`
-	Error    json.RawMessage `json:"error"`
-	Progress json.RawMessage `json:"progress"`
+	Result    *resultWire     `json:"result"`
+	Error     json.RawMessage `json:"error"`
+	Progress  json.RawMessage `json:"progress"`
+}
+
+type resultWire struct {
+	Content      string          `json:"content"`
+	HTMLContent  string          `json:"htmlContent"`
+	Images       json.RawMessage `json:"images"`
+	QualityScore json.RawMessage `json:"qualityScore"`
+	WordCount    json.RawMessage `json:"wordCount"`
+	Metrics      json.RawMessage `json:"metrics"`
 }
 
 // CheckJSONObject is the first step of §3: the body must be a JSON object.
@@ -61,20 +65,36 @@ func CheckJSONObject(body []byte) error {
 	return nil
 }
 
-// DecodeCallback decodes a callback body (already checked to be a JSON
-// object). Missing or unknown events and fields of the wrong type are
-// PayloadErrors.
+// DecodeCallback decodes a callback body, validating it on the way: one
+// pass over the article's text (decodeWireFast), or encoding/json for
+// bodies out of the ordinary. A body that is not a JSON object is a
+// PayloadError with code invalid_json (§3 step 1); missing or unknown events
+// and fields of the wrong type are PayloadErrors with other codes (step 4).
 func DecodeCallback(body []byte) (CallbackPayload, error) {
-	if err := CheckJSONObject(body); err != nil {
-		return CallbackPayload{}, err
-	}
-	var w wirePayload
-	if err := json.Unmarshal(body, &w); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return CallbackPayload{}, payloadError("invalid_field", "field %q has the wrong type", typeErr.Field)
-		}
+	return decodeCallback(body, true)
+}
+
+func decodeCallback(body []byte, fast bool) (CallbackPayload, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return CallbackPayload{}, payloadError("invalid_json", "body must be a JSON object")
+	}
+	var (
+		w       wirePayload
+		err     error
+		typeErr *json.UnmarshalTypeError
+	)
+	if !fast || !decodeWireFast(body, &w) {
+		w = wirePayload{}
+		err = json.Unmarshal(body, &w)
+		if err != nil && !errors.As(err, &typeErr) {
+			return CallbackPayload{}, payloadError("invalid_json", "body must be a JSON object")
+		}
+	}
+	// Unmarshal decoded what it could and reports the first value of the
+	// wrong type; the article's fields matter to completions only.
+	if typeErr != nil && !(strings.HasPrefix(typeErr.Field, "result.") && w.Event != nil && strings.TrimSpace(*w.Event) != "completed") {
+		return CallbackPayload{}, payloadError("invalid_field", "field %q has the wrong type", typeErr.Field)
 	}
 	if w.Event == nil || strings.TrimSpace(*w.Event) == "" {
 		return CallbackPayload{}, payloadError("missing_event", "event is required")
@@ -85,7 +105,6 @@ func DecodeCallback(body []byte) (CallbackPayload, error) {
 	default:
 		return CallbackPayload{}, payloadError("unknown_event", "event must be one of completed, failed, progress")
 	}
-	var err error
 	if p.TaskID, err = optionalString("taskId", w.TaskID); err != nil {
 		return CallbackPayload{}, err
 	}
@@ -125,7 +144,12 @@ func optionalString(field string, raw json.RawMessage) (string, error) {
 
 // withoutNUL drops NUL characters: no text column of PostgreSQL can hold
 // them, and a sender retrying a body that can never be stored helps nobody.
-func withoutNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+func withoutNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s // the usual case: no copy
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
 
 func optionalNumber(field string, raw json.RawMessage) (*float64, error) {
 	if isNull(raw) {
@@ -143,13 +167,8 @@ func decodeResult(w wirePayload) (domain.Result, error) {
 	if w.Result == nil {
 		return r, nil
 	}
+	r.Content, r.HTMLContent = withoutNUL(w.Result.Content), withoutNUL(w.Result.HTMLContent)
 	var err error
-	if r.Content, err = optionalString("result.content", w.Result.Content); err != nil {
-		return r, err
-	}
-	if r.HTMLContent, err = optionalString("result.htmlContent", w.Result.HTMLContent); err != nil {
-		return r, err
-	}
 	if r.Images, err = decodeImages(w.Result.Images); err != nil {
 		return r, err
 	}
@@ -276,4 +295,161 @@ func decodeProgress(raw json.RawMessage) (domain.ProgressReport, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// peekedCallback is what the duplicate check reads of a body before it is
+// decoded.
+type peekedCallback struct {
+	Event, TaskID, Timestamp string
+}
+
+// peekCallback reads the top-level "event", "taskId" and "timestamp" of a
+// callback body without decoding the rest: one pass that skips over the
+// other values (the article's strings at memchr speed). ok is false whenever
+// its reading might differ from DecodeCallback's — a key in another case or
+// with escapes or non-ASCII letters (encoding/json matches keys without
+// regard to case), a key given twice, a value that is not a plain string, an
+// event that is none of the three. It does not validate the body: it is
+// only used to compute a delivery id to look up, and a body read wrongly
+// yields an id that no accepted delivery has.
+func peekCallback(body []byte) (p peekedCallback, ok bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return p, false
+	}
+	var seen [3]bool
+	for i = skipSpace(body, i+1); ; i = skipSpace(body, i+1) {
+		if i >= len(body) {
+			return p, false
+		}
+		if body[i] == '}' {
+			break
+		}
+		end, ok := skipString(body, i)
+		if !ok {
+			return p, false
+		}
+		key := body[i+1 : end-1]
+		for _, c := range key {
+			if c == '\\' || c >= utf8.RuneSelf {
+				return p, false
+			}
+		}
+		if i = skipSpace(body, end); i >= len(body) || body[i] != ':' {
+			return p, false
+		}
+		if i = skipSpace(body, i+1); i >= len(body) {
+			return p, false
+		}
+		field := -1
+		for f, name := range []string{"event", "taskId", "timestamp"} {
+			if strings.EqualFold(string(key), name) {
+				if string(key) != name {
+					return p, false // encoding/json would take it for this field
+				}
+				field = f
+			}
+		}
+		if field < 0 {
+			if i, ok = skipValue(body, i); !ok {
+				return p, false
+			}
+		} else {
+			if seen[field] {
+				return p, false
+			}
+			seen[field] = true
+			if body[i] != '"' {
+				return p, false
+			}
+			end, ok := skipString(body, i)
+			if !ok || bytes.IndexByte(body[i+1:end-1], '\\') >= 0 {
+				return p, false
+			}
+			value := body[i+1 : end-1]
+			switch field {
+			case 0:
+				p.Event = strings.TrimSpace(string(value))
+			case 1:
+				p.TaskID = string(value)
+			case 2:
+				p.Timestamp = string(value)
+			}
+			i = end
+		}
+		if i = skipSpace(body, i); i >= len(body) {
+			return p, false
+		}
+		if body[i] == '}' {
+			break
+		}
+		if body[i] != ',' {
+			return p, false
+		}
+	}
+	switch p.Event {
+	case "completed", "failed", "progress":
+		return p, true
+	}
+	return p, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] ('"').
+func skipString(b []byte, i int) (int, bool) {
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		q := j + k
+		escapes := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return q + 1, true
+		}
+		j = q + 1
+	}
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) (int, bool) {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, ok := skipString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+		i++
+	}
+	return i, true
 }

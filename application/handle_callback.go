@@ -18,7 +18,7 @@ type CallbackInput struct {
 	TaskID     string
 	Token      string
 	Header     http.Header
-	Body       []byte
+	Body       []byte // valid while Handle runs: the caller may reuse it after
 	ReceivedAt time.Time
 	RequestID  string
 }
@@ -93,34 +93,81 @@ func callbackErrorOutcome(err error) string {
 
 func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResult, error) {
 	res := CallbackResult{TaskID: in.TaskID}
-	if err := CheckJSONObject(in.Body); err != nil {
-		return res, err
+
+	// A delivery already recorded is answered from the cheapest exact check,
+	// before the body is decoded: its event and taskId read without decoding
+	// the rest (peekCallback), the task (to authenticate the request) and the
+	// delivery id. Whatever it cannot answer takes the order of §3 below,
+	// with what was looked up kept. A body that does not even look like a
+	// callback costs no database read.
+	var (
+		task    *domain.Task
+		loadErr error
+		loaded  bool
+		auth    ports.Authentication
+		authErr error
+		checked seenDelivery // a delivery id looked up and not found
+	)
+	authenticate := func() {
+		auth, authErr = c.verifier.Verify(ports.CallbackRequest{
+			TaskID: in.TaskID, Token: in.Token, Header: in.Header, Body: in.Body, ReceivedAt: in.ReceivedAt,
+		}, task.Attempts())
 	}
+	if peeked, ok := peekCallback(in.Body); ok && domain.ValidTaskID(in.TaskID) {
+		// The delivery id of the attempt the body names, when it names one
+		// the usual way (ExternalRefFor), is looked up in the task's read.
+		var guess deliveryGuess
+		if n, ok := domain.AttemptOfRef(in.TaskID, peeked.TaskID); ok && in.Header.Get(webhookIDHeader) == "" {
+			guess.attempt, guess.id = n, domain.DeliveryID("", in.TaskID, n, peeked.Event, in.Body)
+		}
+		task, guess.seen, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
+		loaded = true
+		if loadErr == nil {
+			authenticate()
+			if authErr == nil {
+				dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess)
+				if seen {
+					res.Status = task.Status()
+					res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
+					return res, nil
+				}
+				checked = dup
+			}
+		}
+	}
+
+	// 1. The body is decoded once; not being a JSON object is answered first.
+	payload, decodeErr := DecodeCallback(in.Body)
+	var pe *PayloadError
+	if errors.As(decodeErr, &pe) && pe.Code == "invalid_json" {
+		return res, decodeErr
+	}
+	// 2. The task.
 	if !domain.ValidTaskID(in.TaskID) {
 		return res, fmt.Errorf("task %q: %w", in.TaskID, domain.ErrNotFound)
 	}
-	task, err := c.deps.Store.GetTask(ctx, in.TaskID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return res, err
+	if !loaded {
+		if task, _, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, ""); loadErr == nil {
+			authenticate()
+		}
 	}
-	if err != nil {
-		return res, unavailable("load task", err)
+	if errors.Is(loadErr, domain.ErrNotFound) {
+		return res, loadErr
+	}
+	if loadErr != nil {
+		return res, unavailable("load task", loadErr)
 	}
 	res.Status = task.Status()
-
-	auth, err := c.verifier.Verify(ports.CallbackRequest{
-		TaskID: in.TaskID, Token: in.Token, Header: in.Header, Body: in.Body, ReceivedAt: in.ReceivedAt,
-	}, task.Attempts())
-	if err != nil {
-		c.recordRejected(ctx, in, 0, "", "", err)
-		return res, err
+	// 3. Authentication.
+	if authErr != nil {
+		c.recordRejected(ctx, in, 0, "", "", authErr)
+		return res, authErr
 	}
 	res.Scheme = auth.Scheme
-
-	payload, err := DecodeCallback(in.Body)
-	if err != nil {
-		c.recordRejected(ctx, in, auth.Attempt, "", auth.Scheme, err)
-		return res, err
+	// 4. The payload.
+	if decodeErr != nil {
+		c.recordRejected(ctx, in, auth.Attempt, "", auth.Scheme, decodeErr)
+		return res, decodeErr
 	}
 	res.Event = payload.Event
 	attempt, err := attemptOf(task, auth, payload.TaskID)
@@ -131,18 +178,28 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 	res.Attempt = attempt
 	c.observeDelay(in.ReceivedAt, auth.SentAt, payload.Timestamp)
 
-	deliveryID := domain.DeliveryID(auth.WebhookID, task.ID(), attempt, payload.Event, in.Body)
-	seen, err := c.deps.Store.HasDelivery(ctx, task.ID(), deliveryID)
-	if err != nil {
-		return res, unavailable("check delivery", err)
+	// 5. Deduplication, unless that very id was just looked up (the same
+	// attempt and event: the same id, not hashed again).
+	deliveryID := checked.deliveryID
+	if deliveryID == "" || auth.WebhookID != "" || checked.attempt != attempt || checked.event != payload.Event {
+		deliveryID = domain.DeliveryID(auth.WebhookID, task.ID(), attempt, payload.Event, in.Body)
+		checked = seenDelivery{}
 	}
-	if seen {
-		res.Disposition = CallbackDuplicate
-		return res, nil
+	if checked.deliveryID == "" {
+		seen, err := c.deps.Store.HasDelivery(ctx, task.ID(), deliveryID)
+		if err != nil {
+			return res, unavailable("check delivery", err)
+		}
+		if seen {
+			res.Disposition = CallbackDuplicate
+			return res, nil
+		}
 	}
 
+	// 6. The change, decided on the task as read and written if it is still
+	// so (read again under lock otherwise).
 	ev := eventFromPayload(payload, attempt, in.ReceivedAt, c.deps.IDs)
-	out, applied, err := c.deps.applyEvent(ctx, task.ID(), ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
+	out, applied, err := c.deps.applyEventOn(ctx, task.ID(), task, ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
 		return &domain.Delivery{
 			TaskID: t.ID(), Attempt: attempt, Event: payload.Event, DeliveryID: deliveryID,
 			Scheme: auth.Scheme, Outcome: deliveryOutcome(o), Reason: o.Reason, HTTPStatus: httpStatusFor(o),
@@ -169,6 +226,59 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		res.Disposition, res.Reason = CallbackIgnored, out.Reason
 	}
 	return res, nil
+}
+
+// webhookIDHeader carries scheme c's delivery id (Standard Webhooks).
+const webhookIDHeader = "webhook-id"
+
+// deliveryGuess is a delivery id looked up before the attempt was known.
+type deliveryGuess struct {
+	attempt int
+	id      string
+	seen    bool
+}
+
+// seenDelivery is what the early duplicate check found out.
+type seenDelivery struct {
+	event      string
+	attempt    int
+	deliveryID string // "" when it could not tell
+}
+
+// seenBefore reports whether an authenticated request repeats a recorded
+// delivery, knowing only the body's event and taskId (peekCallback). Exact:
+// a recorded id was computed from an accepted delivery's task, attempt,
+// event and raw body, so a body with the same id is byte for byte one that
+// passed every step of §3, and would again; the attempt is worked out here
+// as step 4 does. Deliveries named by a webhook-id (scheme c), whose id does
+// not cover the body, are left to the full path, as is anything this check
+// cannot read or look up.
+func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p peekedCallback, guess deliveryGuess) (seenDelivery, bool) {
+	if auth.WebhookID != "" {
+		return seenDelivery{}, false
+	}
+	attempt, err := attemptOf(task, auth, p.TaskID)
+	if err != nil {
+		return seenDelivery{}, false
+	}
+	d := seenDelivery{event: p.Event, attempt: attempt}
+	id, seen := guess.id, guess.seen
+	if id == "" || guess.attempt != attempt {
+		id = domain.DeliveryID("", task.ID(), attempt, p.Event, in.Body)
+		if seen, err = c.deps.Store.HasDelivery(ctx, task.ID(), id); err != nil {
+			return d, false // asked again, in order, by the full path
+		}
+	}
+	if !seen {
+		d.deliveryID = id
+		return d, false
+	}
+	var bodyTime time.Time
+	if t, err := time.Parse(time.RFC3339Nano, p.Timestamp); err == nil {
+		bodyTime = t.UTC()
+	}
+	c.observeDelay(in.ReceivedAt, auth.SentAt, bodyTime)
+	return d, true
 }
 
 // attemptOf decides which attempt a delivery speaks for: the attempt whose

@@ -71,6 +71,17 @@ func runUpdate(task *domain.Task, changes *ports.TaskChanges) func(context.Conte
 	}
 }
 
+// runUpdateAt makes the mocked store run the update function on the task
+// as read, as the real store does before its one statement, and captures
+// the changes.
+func runUpdateAt(changes *ports.TaskChanges) func(context.Context, *domain.Task, ports.UpdateFunc) error {
+	return func(_ context.Context, t *domain.Task, fn ports.UpdateFunc) error {
+		c, err := fn(t)
+		*changes = c
+		return err
+	}
+}
+
 func input(body string) application.CallbackInput {
 	return application.CallbackInput{TaskID: "task-a", Token: "tok", Header: http.Header{}, Body: []byte(body), ReceivedAt: t0.Add(time.Second)}
 }
@@ -79,17 +90,19 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 	f := newCallbackFixture(t)
 	task := submittedTask(t)
 	var changes ports.TaskChanges
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(task, nil)
+	body := `{"event":"completed","taskId":"task-a-1","result":{"content":"# T\n\nbody"}}`
+	// The body names attempt 1: its delivery id is looked up with the task,
+	// and that answer is kept (no HasDelivery).
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(task, false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Len(1)).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
-	f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).DoAndReturn(runUpdate(task, &changes))
+	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(runUpdateAt(&changes))
 	f.metrics.EXPECT().TaskTransition("submitted", "completed")
 	f.publisher.EXPECT().Publish(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e ports.TaskEvent) error {
 		require.Equal(t, domain.StatusCompleted, e.Status)
 		return nil
 	})
 
-	res, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","taskId":"task-a-1","result":{"content":"# T\n\nbody"}}`))
+	res, err := f.callbacks.Handle(context.Background(), input(body))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackApplied, res.Disposition)
 	require.Equal(t, domain.StatusCompleted, res.Status)
@@ -105,7 +118,7 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 
 func TestHandleDuplicateSeenBeforeSkipsTheUpdate(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(true, nil)
 	// No UpdateTask and no Publish expected: gomock fails the test on any.
@@ -116,10 +129,10 @@ func TestHandleDuplicateSeenBeforeSkipsTheUpdate(t *testing.T) {
 
 func TestHandleDuplicateRaceLostInsideTheTransaction(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
-	f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(domain.ErrDuplicateDelivery)
+	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrDuplicateDelivery)
 	res, err := f.callbacks.Handle(context.Background(), input(`{"event":"progress","progress":{"percentage":10}}`))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackDuplicate, res.Disposition)
@@ -129,7 +142,7 @@ func TestHandleRefusalsAreRecordedWithoutDeliveryID(t *testing.T) {
 	for name, cause := range map[string]error{"missing": ports.ErrCredentialMissing, "invalid": ports.ErrCredentialInvalid} {
 		t.Run(name, func(t *testing.T) {
 			f := newCallbackFixture(t)
-			f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+			f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 			f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{}, cause)
 			f.store.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.Delivery) error {
 				require.Equal(t, domain.DeliveryRejected, d.Outcome)
@@ -144,22 +157,25 @@ func TestHandleRefusalsAreRecordedWithoutDeliveryID(t *testing.T) {
 
 func TestHandleStoreFailuresAreUnavailable(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(submittedTask(t), nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
-	f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(errors.New("connection reset"))
+	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(errors.New("connection reset"))
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","result":{"content":"x"}}`))
 	require.ErrorIs(t, err, application.ErrUnavailable)
 }
 
+// TestHandleVersionConflictIsRetried: a decision on a read that went stale
+// is made again on the task read under lock, and that is retried too.
 func TestHandleVersionConflictIsRetried(t *testing.T) {
 	f := newCallbackFixture(t)
 	task := submittedTask(t)
 	var changes ports.TaskChanges
-	f.store.EXPECT().GetTask(gomock.Any(), "task-a").Return(task, nil)
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(task, false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	gomock.InOrder(
+		f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrVersionConflict),
 		f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(domain.ErrVersionConflict),
 		f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).DoAndReturn(runUpdate(task, &changes)),
 	)

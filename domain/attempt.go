@@ -2,6 +2,8 @@ package domain
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -40,6 +42,20 @@ type Attempt struct {
 // ids as primary keys, so each attempt needs its own.
 func ExternalRefFor(taskID string, attempt int) string {
 	return fmt.Sprintf("%s-%d", taskID, attempt)
+}
+
+// AttemptOfRef is ExternalRefFor read backwards: the attempt number a ref
+// of that form names, if it has that form.
+func AttemptOfRef(taskID, ref string) (int, bool) {
+	rest, ok := strings.CutPrefix(ref, taskID+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || strconv.Itoa(n) != rest {
+		return 0, false
+	}
+	return n, true
 }
 
 // Finished reports whether the attempt has an outcome.

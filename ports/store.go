@@ -59,12 +59,24 @@ type TaskStore interface {
 	CreateTask(ctx context.Context, t *domain.Task, key *IdempotencyKey) (stored *domain.Task, replayed bool, err error)
 	// GetTask returns a task with its attempts, or domain.ErrNotFound.
 	GetTask(ctx context.Context, id string) (*domain.Task, error)
+	// GetTaskAndDelivery is GetTask that also reports, in the same read,
+	// whether an accepted delivery with deliveryID was recorded for the task
+	// (false for ""): a callback's cheapest duplicate check.
+	GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error)
 	// ListTasks returns tasks newest first.
 	ListTasks(ctx context.Context, q TaskQuery) (TaskPage, error)
 	// UpdateTask loads a task (locked for the transaction), lets fn decide and
 	// writes the task and its side effects atomically. A task changed by
 	// someone else in between fails with domain.ErrVersionConflict.
 	UpdateTask(ctx context.Context, id string, fn UpdateFunc) error
+	// UpdateTaskAt is UpdateTask for a task the caller has just read: fn
+	// decides on t without a transaction open, and its changes are written
+	// with the same guarantees (one transaction, compare-and-set on t's
+	// version) only if the task is still at t's version, so that a decision
+	// on a stale read is never written. A changed task fails with
+	// domain.ErrVersionConflict and nothing is written; callers then use
+	// UpdateTask. On success t is at its new version.
+	UpdateTaskAt(ctx context.Context, t *domain.Task, fn UpdateFunc) error
 	// ClaimDue leases up to limit pending tasks that are due and have no open
 	// attempt, highest priority then oldest first; concurrent claimers never
 	// get the same task.

@@ -23,9 +23,16 @@ import (
 const DefaultChannel = "contenthub_task_events"
 
 const (
-	// publishSQL numbers the event from task_event_seq (migration 00003) and
-	// sends it in one statement, so every replica agrees on sequences.
-	publishSQL = `SELECT pg_notify($1, jsonb_set($2::jsonb, '{seq}', to_jsonb(nextval('task_event_seq')))::text)`
+	// publishSQL numbers the event from task_event_seq (migration 00002) and
+	// sends it in one statement, so every replica agrees on sequences. The
+	// event is best effort, and is published after its change committed, so
+	// its own transaction commits without waiting for the disk
+	// (synchronous_commit off for that transaction only): NOTIFY gives a
+	// transaction an id, and a synchronous commit would cost every change a
+	// second disk flush. After a database crash a few sequence numbers may
+	// be handed out again; clients re-read tasks when in doubt.
+	publishSQL = `SELECT pg_notify($1, jsonb_set($2::jsonb, '{seq}', to_jsonb(nextval('task_event_seq')))::text),
+		set_config('synchronous_commit', 'off', true)`
 
 	// maxPayload is PostgreSQL's NOTIFY payload limit less some margin.
 	maxPayload = 7900
@@ -52,7 +59,11 @@ const (
 // events published while it was down do not reach this process's
 // subscribers (this is logged).
 type Postgres struct {
-	db       *sql.DB
+	db *sql.DB
+	// publish is publishSQL, prepared at the first Publish.
+	publishMu sync.Mutex
+	publish   *sql.Stmt
+
 	channel  string
 	listener *pq.Listener
 	hub      *Local
@@ -205,10 +216,30 @@ func (p *Postgres) Publish(ctx context.Context, e ports.TaskEvent) error {
 	if len(payload) > maxPayload {
 		return fmt.Errorf("task event of %d bytes exceeds the NOTIFY limit", len(payload))
 	}
-	if _, err := p.db.ExecContext(ctx, publishSQL, p.channel, string(payload)); err != nil {
+	st, err := p.publishStmt(ctx)
+	if err != nil {
+		return fmt.Errorf("notify task event: %w", err)
+	}
+	if _, err := st.ExecContext(ctx, p.channel, string(payload)); err != nil {
 		return fmt.Errorf("notify task event: %w", err)
 	}
 	return nil
+}
+
+// publishStmt is publishSQL prepared once (database/sql prepares it again on
+// each connection that first runs it): one round trip per event, not two.
+func (p *Postgres) publishStmt(ctx context.Context) (*sql.Stmt, error) {
+	p.publishMu.Lock()
+	defer p.publishMu.Unlock()
+	if p.publish != nil {
+		return p.publish, nil
+	}
+	st, err := p.db.PrepareContext(ctx, publishSQL)
+	if err != nil {
+		return nil, err
+	}
+	p.publish = st
+	return st, nil
 }
 
 // Subscribe returns events of every replica matching f until ctx ends or

@@ -1,9 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -26,7 +27,9 @@ type ctxTimeout = func(context.Context) (context.Context, context.CancelFunc)
 func (h *callbackHandler) handle(c *gin.Context) {
 	taskID := c.Param("task_id")
 	addLogFields(c, zap.String("task_id", taskID))
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, h.maxBody))
+	buf, err := readBody(c, h.maxBody)
+	defer releaseBody(buf)
+	body := buf.Bytes()
 	if err != nil {
 		abortUnreadableBody(c, err)
 		return
@@ -67,4 +70,32 @@ func (h *callbackHandler) handle(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, answer)
+}
+
+// bodyBuffers recycles callback bodies. A body is read only while its
+// callback is handled (application.CallbackInput.Body), and its buffer is
+// most of what a duplicate delivery would leave to the garbage collector.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// pooledBodyMax: buffers grown larger than this (for a rare large body) are
+// not kept.
+const pooledBodyMax = 1 << 20
+
+// readBody reads the request body, at most max bytes (else an
+// *http.MaxBytesError), into a pooled buffer grown once to the size
+// announced. Give the buffer back with releaseBody.
+func readBody(c *gin.Context, max int64) (*bytes.Buffer, error) {
+	b := bodyBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	if n := c.Request.ContentLength; n > 0 && n <= max {
+		b.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead spare to read on
+	}
+	_, err := b.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+	return b, err
+}
+
+func releaseBody(b *bytes.Buffer) {
+	if b.Cap() <= pooledBodyMax {
+		bodyBuffers.Put(b)
+	}
 }

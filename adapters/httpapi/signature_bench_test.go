@@ -15,8 +15,6 @@ import (
 	"contenthub/adapters/sqlstore/sqlstoretest"
 )
 
-const benchSecret = "bench-secret"
-
 // largeCompletedBody is the simulator's sample completed callback (a Chinese
 // Markdown article with images) for ref, its article repeated until the body
 // is at least size bytes.

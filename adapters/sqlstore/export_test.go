@@ -3,17 +3,15 @@ package sqlstore
 import (
 	"context"
 
-	"github.com/jmoiron/sqlx"
-
 	"contenthub/domain"
+	"contenthub/ports"
 )
 
 // SaveTask runs the compare-and-set save of UpdateTask on its own, so tests
 // can save a task that was loaded before someone else saved it.
 func SaveTask(ctx context.Context, s *Store, t *domain.Task) error {
-	return s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := saveTask(ctx, tx, t, t.Attempts())
-		return err
+	return s.UpdateTaskAt(ctx, t, func(*domain.Task) (ports.TaskChanges, error) {
+		return ports.TaskChanges{SaveTask: true}, nil
 	})
 }
 

@@ -24,7 +24,14 @@ func newStore(db, reads *sqlx.DB, f flavor, dialect goose.Dialect, fsys fs.FS, o
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	sources := p.ListSources()
-	return &Store{db: db, reads: reads, flavor: f, migrator: p, latest: sources[len(sources)-1].Version}, nil
+	s := &Store{db: db, reads: reads, flavor: f, migrator: p, latest: sources[len(sources)-1].Version}
+	s.taskReads = newTaskReads(db.Rebind, f.lockRow)
+	s.writes = newPrepared(db.DB)
+	s.readStmts = s.writes
+	if reads != db {
+		s.readStmts = newPrepared(reads.DB)
+	}
+	return s, nil
 }
 
 // Direction is which way Migrate goes.

@@ -63,7 +63,7 @@ func newPostgresStore(ctx context.Context, db *sqlx.DB) (*Store, error) {
 	}
 	return newStore(db, db, flavor{
 		dialect:    Postgres,
-		lockRow:    " FOR UPDATE",
+		lockRow:    " FOR UPDATE OF t", // t: the task, not its attempts (LEFT JOIN)
 		skipLocked: " FOR UPDATE SKIP LOCKED",
 		// One snapshot for a task and its attempts.
 		readTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},

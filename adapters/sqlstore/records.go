@@ -11,17 +11,6 @@ import (
 	"contenthub/domain"
 )
 
-var (
-	// A NULL delivery id never conflicts, so unauthenticated deliveries are
-	// all kept.
-	insertDeliverySQL = insertSQL("webhook_deliveries", deliveryColumns) +
-		" ON CONFLICT (task_id, delivery_id) DO NOTHING"
-	// Any unique key (id, task_id; id, content_id) makes the insert a no-op,
-	// which is reported as domain.ErrConflict.
-	insertContentSQL = insertSQL("contents", contentColumns) + " ON CONFLICT DO NOTHING"
-	insertPoolSQL    = insertSQL("publish_pool", poolColumns) + " ON CONFLICT DO NOTHING"
-)
-
 // RecordDelivery stores an audit record outside a task update. A delivery id
 // already recorded for the task fails with domain.ErrDuplicateDelivery. A
 // refused delivery is stored once per task, reason and RefusedAuditWindow;
@@ -34,7 +23,7 @@ func (s *Store) RecordDelivery(ctx context.Context, d domain.Delivery) error {
 }
 
 func insertDelivery(ctx context.Context, e sqlx.ExtContext, d domain.Delivery) error {
-	res, err := sqlx.NamedExecContext(ctx, e, insertDeliverySQL, deliveryRowOf(d))
+	res, err := e.ExecContext(ctx, e.Rebind(insertDeliverySQL), deliveryRowOf(d).values()...)
 	if err := oneRow(res, err); err != nil {
 		if errors.Is(err, errNoRow) {
 			return fmt.Errorf("delivery %s of task %s: %w", d.DeliveryID, d.TaskID, domain.ErrDuplicateDelivery)
@@ -49,11 +38,13 @@ func (s *Store) HasDelivery(ctx context.Context, taskID, deliveryID string) (boo
 	if deliveryID == "" {
 		return false, nil // unauthenticated deliveries carry none
 	}
-	var found bool
-	err := s.reads.GetContext(ctx, &found, s.reads.Rebind(
-		"SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE task_id = ? AND delivery_id = ?)"),
-		taskID, deliveryID)
+	st, err := s.readStmts.get(ctx, s.reads.Rebind(
+		"SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE task_id = ? AND delivery_id = ?)"))
 	if err != nil {
+		return false, err
+	}
+	var found bool
+	if err := st.QueryRowContext(ctx, taskID, deliveryID).Scan(&found); err != nil {
 		return false, fmt.Errorf("look up delivery: %w", err)
 	}
 	return found, nil
@@ -74,17 +65,6 @@ func (s *Store) ListDeliveries(ctx context.Context, taskID string) ([]domain.Del
 	return out, nil
 }
 
-func insertContent(ctx context.Context, e sqlx.ExtContext, c domain.Content) error {
-	res, err := sqlx.NamedExecContext(ctx, e, insertContentSQL, contentRowOf(c))
-	if err := oneRow(res, err); err != nil {
-		if errors.Is(err, errNoRow) {
-			return fmt.Errorf("content %s of task %s exists: %w", c.ID, c.TaskID, domain.ErrConflict)
-		}
-		return fmt.Errorf("insert content: %w", err)
-	}
-	return nil
-}
-
 // GetContent returns content by id, or an error wrapping domain.ErrNotFound.
 func (s *Store) GetContent(ctx context.Context, id string) (domain.Content, error) {
 	var row contentRow
@@ -96,17 +76,6 @@ func (s *Store) GetContent(ctx context.Context, id string) (domain.Content, erro
 		return domain.Content{}, fmt.Errorf("get content: %w", err)
 	}
 	return row.content(), nil
-}
-
-func insertPoolEntry(ctx context.Context, e sqlx.ExtContext, p domain.PoolEntry) error {
-	res, err := sqlx.NamedExecContext(ctx, e, insertPoolSQL, poolRowOf(p))
-	if err := oneRow(res, err); err != nil {
-		if errors.Is(err, errNoRow) {
-			return fmt.Errorf("pool entry %s for content %s exists: %w", p.ID, p.ContentID, domain.ErrConflict)
-		}
-		return fmt.Errorf("insert pool entry: %w", err)
-	}
-	return nil
 }
 
 // ListPool returns publish-pool entries with the status ("" = any), highest

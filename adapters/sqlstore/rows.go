@@ -265,9 +265,3 @@ func (r deliveryRow) delivery() domain.Delivery {
 		ReceivedAt: r.ReceivedAt.Time, SentAt: r.SentAt.Time,
 	}
 }
-
-// insertSQL is "INSERT INTO table (a, b) VALUES (:a, :b)" for sqlx's named binding.
-func insertSQL(table string, columns []string) string {
-	return "INSERT INTO " + table + " (" + strings.Join(columns, ", ") +
-		") VALUES (:" + strings.Join(columns, ", :") + ")"
-}

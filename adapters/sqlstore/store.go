@@ -16,6 +16,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -44,11 +45,14 @@ const DefaultSQLitePath = "./data/contenthub.db"
 // Store implements ports.TaskStore and ports.Health on a SQL database.
 // It is safe for concurrent use.
 type Store struct {
-	db       *sqlx.DB // writes, and reads on PostgreSQL
-	reads    *sqlx.DB // reads: SQLite's reader pool, or db itself on PostgreSQL
-	flavor   flavor
-	migrator *goose.Provider
-	latest   int64 // newest embedded migration version
+	db        *sqlx.DB  // writes, and reads on PostgreSQL
+	reads     *sqlx.DB  // reads: SQLite's reader pool, or db itself on PostgreSQL
+	writes    *prepared // statements of the hot paths, prepared once per connection of db
+	readStmts *prepared // … of reads (writes itself on PostgreSQL)
+	taskReads taskReads
+	flavor    flavor
+	migrator  *goose.Provider
+	latest    int64 // newest embedded migration version
 }
 
 // flavor is what differs between the databases; postgres.go and sqlite.go
@@ -133,7 +137,11 @@ func (s *Store) Dialect() Dialect { return s.flavor.dialect }
 
 // Close releases the connections.
 func (s *Store) Close() error {
-	err := s.db.Close()
+	err := s.writes.close()
+	if s.readStmts != s.writes {
+		err = errors.Join(err, s.readStmts.close())
+	}
+	err = errors.Join(err, s.db.Close())
 	if s.reads != s.db {
 		if rerr := s.reads.Close(); err == nil {
 			err = rerr
@@ -145,7 +153,9 @@ func (s *Store) Close() error {
 // inWriteTx runs fn in a write transaction: committed when fn returns nil,
 // rolled back otherwise, with fn's error returned as is.
 func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return inTx(ctx, s.db, nil, fn)
+	err := inTx(ctx, s.db, nil, fn)
+	s.writes.prepareWanted(ctx) // statements first met in the transaction, now that its connection is free
+	return err
 }
 
 // inReadTx runs fn in a read-only transaction.

@@ -25,32 +25,7 @@ const (
 // DefaultStaleLimit caps FindStale when the query sets no limit.
 const DefaultStaleLimit = 500
 
-var (
-	insertTaskSQL    = insertSQL("tasks", taskColumns)
-	updateTaskSQL    = updateSQL()
-	upsertAttemptSQL = insertSQL("task_attempts", attemptColumns) +
-		" ON CONFLICT (task_id, number) DO UPDATE SET " + assignExcluded(attemptColumns[2:])
-)
-
-// updateSQL writes every column of a task if it is still at the version it
-// was read at (compare-and-set).
-func updateSQL() string {
-	sets := make([]string, 0, len(taskColumns))
-	for _, c := range taskColumns {
-		if c != "id" {
-			sets = append(sets, c+" = :"+c)
-		}
-	}
-	return "UPDATE tasks SET " + strings.Join(sets, ", ") + " WHERE id = :id AND version = :expected_version"
-}
-
-func assignExcluded(columns []string) string {
-	sets := make([]string, len(columns))
-	for i, c := range columns {
-		sets[i] = c + " = excluded." + c
-	}
-	return strings.Join(sets, ", ")
-}
+var insertTaskSQL = insertSQL("tasks", taskColumns)
 
 // errKeyTaken rolls back a creation whose idempotency key another request
 // stored first.
@@ -71,7 +46,7 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task, key *ports.Idemp
 	snap := t.Snapshot()
 	row := taskRowOf(snap)
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := sqlx.NamedExecContext(ctx, tx, insertTaskSQL+" ON CONFLICT DO NOTHING", row)
+		res, err := tx.ExecContext(ctx, tx.Rebind(insertTaskSQL+" ON CONFLICT DO NOTHING"), row.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
 				return fmt.Errorf("create task %s: id exists: %w", snap.ID, domain.ErrConflict)
@@ -79,7 +54,7 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task, key *ports.Idemp
 			return fmt.Errorf("create task %s: %w", snap.ID, err)
 		}
 		for _, a := range snap.Attempts {
-			if _, err := sqlx.NamedExecContext(ctx, tx, upsertAttemptSQL, attemptRowOf(snap.ID, a)); err != nil {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(upsertAttemptSQL), attemptRowOf(snap.ID, a).values()...); err != nil {
 				return fmt.Errorf("create task %s: attempt %d: %w", snap.ID, a.Number, err)
 			}
 		}
@@ -141,32 +116,30 @@ func (s *Store) replay(ctx context.Context, key ports.IdempotencyKey) (*domain.T
 	return t, true, nil
 }
 
-// GetTask returns a task with its attempts, or an error wrapping domain.ErrNotFound.
+// GetTask returns a task with its attempts, or an error wrapping
+// domain.ErrNotFound. One statement: one snapshot, one round trip.
 func (s *Store) GetTask(ctx context.Context, id string) (*domain.Task, error) {
-	var t *domain.Task
-	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		t, err = loadTask(ctx, tx, id, "")
-		return err
-	})
-	return t, err
-}
-
-// loadTask reads one task and its attempts; lock ends the task's SELECT.
-func loadTask(ctx context.Context, tx *sqlx.Tx, id, lock string) (*domain.Task, error) {
-	var row taskRow
-	err := tx.GetContext(ctx, &row, tx.Rebind("SELECT "+taskSelect+" FROM tasks WHERE id = ?"+lock), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("task %s: %w", id, domain.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load task %s: %w", id, err)
-	}
-	tasks, err := withAttempts(ctx, tx, []taskRow{row})
+	st, err := s.readStmts.get(ctx, s.taskReads.get)
 	if err != nil {
 		return nil, err
 	}
-	return tasks[0], nil
+	return readTask(ctx, statement{st: st}, id, []any{id}, nil)
+}
+
+// GetTaskAndDelivery is GetTask that also tells, in the same read, whether
+// a delivery with this id was recorded for the task ("" → false).
+func (s *Store) GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error) {
+	if deliveryID == "" {
+		t, err := s.GetTask(ctx, id)
+		return t, false, err
+	}
+	st, err := s.readStmts.get(ctx, s.taskReads.getSeen)
+	if err != nil {
+		return nil, false, err
+	}
+	var seen bool
+	t, err := readTask(ctx, statement{st: st}, id, []any{id, deliveryID, id}, &seen)
+	return t, seen, err
 }
 
 // withAttempts turns rows into tasks, loading every row's attempts with one query.
@@ -290,43 +263,33 @@ func decodeCursor(cursor string) (dbTime, string, error) {
 // UpdateTask loads the task (row-locked on PostgreSQL; SQLite's single writer
 // holds the database's write lock), lets fn decide, and writes the delivery
 // record, the task (compare-and-set on its version), its changed attempts,
-// the content and the pool entry in one transaction. fn runs while the
-// transaction is open: it must be quick and must not write through the store.
+// the content and the pool entry in one transaction: on PostgreSQL one
+// statement after the read. fn runs while the transaction is open: it must
+// be quick and must not write through the store.
 func (s *Store) UpdateTask(ctx context.Context, id string, fn ports.UpdateFunc) error {
 	var (
 		saved   *domain.Task
 		version int64
 	)
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		t, err := loadTask(ctx, tx, id, s.flavor.lockRow)
+		t, err := readTask(ctx, s.writes.in(ctx, tx.Tx, s.taskReads.lock), id, []any{id}, nil)
 		if err != nil {
 			return err
 		}
-		before := t.Attempts()
+		before, expected := t.Attempts(), t.Version()
 		changes, err := fn(t)
 		if err != nil {
 			return err
 		}
-		if changes.Delivery != nil {
-			if err := insertDelivery(ctx, tx, *changes.Delivery); err != nil {
-				return err
+		w := newWrite(t, expected, before, changes)
+		if err := s.apply(ctx, tx.Tx, w); err != nil {
+			if errors.Is(err, errStale) { // cannot happen while the row is locked, but say so if it does
+				return fmt.Errorf("save task %s at version %d: %w", id, expected, domain.ErrVersionConflict)
 			}
+			return err
 		}
-		if changes.SaveTask {
-			if version, err = saveTask(ctx, tx, t, before); err != nil {
-				return err
-			}
-			saved = t
-		}
-		if changes.Content != nil {
-			if err := insertContent(ctx, tx, *changes.Content); err != nil {
-				return err
-			}
-		}
-		if changes.PoolEntry != nil {
-			if err := insertPoolEntry(ctx, tx, *changes.PoolEntry); err != nil {
-				return err
-			}
+		if w.task != nil {
+			saved, version = t, w.task.Version
 		}
 		return nil
 	})
@@ -339,36 +302,28 @@ func (s *Store) UpdateTask(ctx context.Context, id string, fn ports.UpdateFunc) 
 	return nil
 }
 
-// saveTask writes t if it is still at t.Version() and upserts the attempts
-// that differ from before. It returns the new version.
-func saveTask(ctx context.Context, tx *sqlx.Tx, t *domain.Task, before []domain.Attempt) (int64, error) {
-	snap := t.Snapshot()
-	next := snap.Version + 1
-	row := taskRowOf(snap)
-	row.Version = next
-	res, err := sqlx.NamedExecContext(ctx, tx, updateTaskSQL, struct {
-		taskRow
-		ExpectedVersion int64 `db:"expected_version"`
-	}{row, snap.Version})
-	if err := oneRow(res, err); err != nil {
-		if errors.Is(err, errNoRow) {
-			return 0, fmt.Errorf("save task %s at version %d: %w", snap.ID, snap.Version, domain.ErrVersionConflict)
-		}
-		return 0, fmt.Errorf("save task %s: %w", snap.ID, err)
+// UpdateTaskAt is UpdateTask for a task the caller read moments ago: fn
+// decides on t without any transaction open, and the decision is written
+// only if the task is still at t's version — on PostgreSQL in one statement,
+// one round trip and one commit. A task changed since fails with
+// domain.ErrVersionConflict and nothing is written.
+func (s *Store) UpdateTaskAt(ctx context.Context, t *domain.Task, fn ports.UpdateFunc) error {
+	before, expected := t.Attempts(), t.Version()
+	changes, err := fn(t)
+	if err != nil {
+		return err
 	}
-	old := make(map[int]domain.Attempt, len(before))
-	for _, a := range before {
-		old[a.Number] = a
+	w := newWrite(t, expected, before, changes)
+	switch err := s.apply(ctx, nil, w); {
+	case errors.Is(err, errStale):
+		return fmt.Errorf("save task %s at version %d: %w", t.ID(), expected, domain.ErrVersionConflict)
+	case err != nil:
+		return err
 	}
-	for _, a := range snap.Attempts {
-		if prev, ok := old[a.Number]; ok && sameAttempt(prev, a) {
-			continue
-		}
-		if _, err := sqlx.NamedExecContext(ctx, tx, upsertAttemptSQL, attemptRowOf(snap.ID, a)); err != nil {
-			return 0, fmt.Errorf("save task %s: attempt %d: %w", snap.ID, a.Number, err)
-		}
+	if w.task != nil {
+		t.MarkSaved(w.task.Version)
 	}
-	return next, nil
+	return nil
 }
 
 func sameAttempt(a, b domain.Attempt) bool {

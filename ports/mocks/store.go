@@ -239,6 +239,46 @@ func (c *MockTaskStoreGetTaskCall) DoAndReturn(f func(context.Context, string) (
 	return c
 }
 
+// GetTaskAndDelivery mocks base method.
+func (m *MockTaskStore) GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetTaskAndDelivery", ctx, id, deliveryID)
+	ret0, _ := ret[0].(*domain.Task)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// GetTaskAndDelivery indicates an expected call of GetTaskAndDelivery.
+func (mr *MockTaskStoreMockRecorder) GetTaskAndDelivery(ctx, id, deliveryID any) *MockTaskStoreGetTaskAndDeliveryCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetTaskAndDelivery", reflect.TypeOf((*MockTaskStore)(nil).GetTaskAndDelivery), ctx, id, deliveryID)
+	return &MockTaskStoreGetTaskAndDeliveryCall{Call: call}
+}
+
+// MockTaskStoreGetTaskAndDeliveryCall wrap *gomock.Call
+type MockTaskStoreGetTaskAndDeliveryCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskStoreGetTaskAndDeliveryCall) Return(arg0 *domain.Task, arg1 bool, arg2 error) *MockTaskStoreGetTaskAndDeliveryCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskStoreGetTaskAndDeliveryCall) Do(f func(context.Context, string, string) (*domain.Task, bool, error)) *MockTaskStoreGetTaskAndDeliveryCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskStoreGetTaskAndDeliveryCall) DoAndReturn(f func(context.Context, string, string) (*domain.Task, bool, error)) *MockTaskStoreGetTaskAndDeliveryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // HasDelivery mocks base method.
 func (m *MockTaskStore) HasDelivery(ctx context.Context, taskID, deliveryID string) (bool, error) {
 	m.ctrl.T.Helper()
@@ -544,6 +584,44 @@ func (c *MockTaskStoreUpdateTaskCall) Do(f func(context.Context, string, ports.U
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTaskStoreUpdateTaskCall) DoAndReturn(f func(context.Context, string, ports.UpdateFunc) error) *MockTaskStoreUpdateTaskCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// UpdateTaskAt mocks base method.
+func (m *MockTaskStore) UpdateTaskAt(ctx context.Context, t *domain.Task, fn ports.UpdateFunc) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateTaskAt", ctx, t, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateTaskAt indicates an expected call of UpdateTaskAt.
+func (mr *MockTaskStoreMockRecorder) UpdateTaskAt(ctx, t, fn any) *MockTaskStoreUpdateTaskAtCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateTaskAt", reflect.TypeOf((*MockTaskStore)(nil).UpdateTaskAt), ctx, t, fn)
+	return &MockTaskStoreUpdateTaskAtCall{Call: call}
+}
+
+// MockTaskStoreUpdateTaskAtCall wrap *gomock.Call
+type MockTaskStoreUpdateTaskAtCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskStoreUpdateTaskAtCall) Return(arg0 error) *MockTaskStoreUpdateTaskAtCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskStoreUpdateTaskAtCall) Do(f func(context.Context, *domain.Task, ports.UpdateFunc) error) *MockTaskStoreUpdateTaskAtCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskStoreUpdateTaskAtCall) DoAndReturn(f func(context.Context, *domain.Task, ports.UpdateFunc) error) *MockTaskStoreUpdateTaskAtCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

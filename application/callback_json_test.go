@@ -1,0 +1,140 @@
+package application_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"contenthub/application"
+)
+
+// realisticBody is a completed callback as the real sender writes it, with a
+// ~20 KB Chinese article (newlines escaped, as JSON.stringify writes them).
+func realisticBody(tb testing.TB) []byte {
+	tb.Helper()
+	article, err := os.ReadFile("../adapters/httpapi/testdata/article-zh-20k.md")
+	require.NoError(tb, err)
+	body, err := json.Marshal(map[string]any{
+		"event": "completed", "taskId": "task-1-1", "workflowType": "content-creator", "status": "completed",
+		"timestamp": "2026-02-09T12:00:00.000Z", "metadata": map[string]any{"topic": "边缘计算入门", "targetAudience": "开发者"},
+		"result": map[string]any{
+			"content": string(article), "htmlContent": string(article), "qualityScore": 8.2, "wordCount": 6547,
+			"images":  []map[string]string{{"url": "https://example.com/1.png", "localPath": "data/images/1.png", "prompt": "配图"}},
+			"metrics": map[string]any{"tokensUsed": 5321, "stepsCompleted": []string{"write"}},
+		},
+	})
+	require.NoError(tb, err)
+	return body
+}
+
+var jsonSeeds = []string{
+	`{"event":"completed","taskId":"t-1","result":{"content":"# x\n\t\"q\" \\ \/ \b\f\r \u4e2d \ud83d\ude00 \ud83d \udc00x","images":[{"url":"u"}],"qualityScore":8.0,"wordCount":3,"metrics":{"a":[1,2,{"b":null}]}}}`,
+	`{"event":"failed","error":{"message":"m","type":"execution_error","code":"E"}}`,
+	`{"event":"progress","progress":{"percentage":150,"stage":"s"}}`, `{"event":"progress","progress":-1e400}`,
+	`{"EVENT":"failed","event":"completed"}`, `{"event":"completed","event":"failed"}`, `{"evént":"completed"}`,
+	`{"\u0065vent":"completed"}`, `{"event":"completed","result":{"content":42}}`, `{"event":"failed","result":{"content":42}}`,
+	`{"event":"completed","result":null}`, `{"event":"completed","result":[]}`, `{"event":null}`, `{"event":1}`,
+	`{"event":"completed","result":{"content":"a\u0000b","Content":"x"}}`, "{\"event\":\"completed\",\"result\":{\"content\":\"\xff\xfe中\"}}",
+	` {"event" : "completed" , "taskId" : null } `, `{"event":"completed"} x`, `{"event":"completed",}`, `{"a":01}`, `{"a":-}`,
+	`{"a":1.}`, `{"a":1e}`, `{"a":"\x"}`, `{"a":"\u12"}`, "{\"a\":\"\x01\"}", `{"a":tru}`, `{"a":[1,]}`, `{"a":{"b"}}`, `[]`, `{}`,
+	`{"a":[[[[]]]],"b":{"c":{}}}`, `{"a":-0.5e+10,"b":0,"c":1E-2}`,
+}
+
+// FuzzValidJSON: validJSON says what json.Valid says.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add(realisticBody(f))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := application.ValidJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}
+
+func TestValidJSONNestingLimit(t *testing.T) {
+	for _, depth := range []int{9999, 10000, 10001} {
+		for _, open := range []string{"[", `{"a":`} {
+			closeWith := "]"
+			if open != "[" {
+				closeWith = "}"
+			}
+			for _, inner := range []string{"1", "[]", "{}"} {
+				b := []byte(strings.Repeat(open, depth) + inner + strings.Repeat(closeWith, depth))
+				require.Equal(t, json.Valid(b), application.ValidJSON(b), "depth %d of %s around %s", depth, open, inner)
+			}
+		}
+	}
+}
+
+// FuzzDecodeCallbackFastPath: the fast decoding gives what encoding/json
+// gives, payload and refusal alike.
+func FuzzDecodeCallbackFastPath(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add(realisticBody(f))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, fastErr := application.DecodeCallback(b)
+		std, stdErr := application.DecodeCallbackStd(b)
+		var fe, se *application.PayloadError
+		if errors.As(fastErr, &fe) != errors.As(stdErr, &se) || (fe != nil && *fe != *se) || (fastErr == nil) != (stdErr == nil) {
+			t.Fatalf("%q: fast error %v, encoding/json %v", b, fastErr, stdErr)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q:\nfast %+v\nstd  %+v", b, fast, std)
+		}
+	})
+}
+
+func TestDecodeCallbackRealisticBody(t *testing.T) {
+	body := realisticBody(t)
+	fast, err := application.DecodeCallback(body)
+	require.NoError(t, err)
+	std, err := application.DecodeCallbackStd(body)
+	require.NoError(t, err)
+	require.Equal(t, std, fast)
+	require.Greater(t, len(fast.Result.Content), 19000)
+	require.Equal(t, fast.Result.Content, fast.Result.HTMLContent)
+}
+
+// BenchmarkDecodeCallback decodes a realistic completed callback (~48 KB):
+// the fast path, and encoding/json alone for comparison.
+func BenchmarkDecodeCallback(b *testing.B) {
+	body := realisticBody(b)
+	for name, decode := range map[string]func([]byte) (application.CallbackPayload, error){
+		"fast": application.DecodeCallback, "encoding-json": application.DecodeCallbackStd,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestDecodedPayloadOwnsItsBytes: nothing decoded points into the body,
+// which the HTTP adapter reuses once the callback is handled.
+func TestDecodedPayloadOwnsItsBytes(t *testing.T) {
+	for _, body := range [][]byte{realisticBody(t), []byte(jsonSeeds[0]), []byte(`{"event":"failed","taskId":"t","error":{"message":"m","code":7}}`),
+		[]byte(`{"event":"progress","progress":{"percentage":5,"stage":"s","message":"m"}}`)} {
+		want, err := application.DecodeCallback(append([]byte(nil), body...))
+		require.NoError(t, err)
+		got, err := application.DecodeCallback(body)
+		require.NoError(t, err)
+		for i := range body {
+			body[i] = 'x'
+		}
+		require.Equal(t, want, got)
+	}
+}
