@@ -10,9 +10,7 @@ FUZZ_TARGETS := \
 	./adapters/signature:FuzzCanonicalize \
 	./adapters/signature:FuzzVerify \
 	./application:FuzzDecodeCallback \
-	./application:FuzzDecodeCallbackFastPath \
-	./application:FuzzValidJSON \
-	./application:FuzzPeekCallback \
+	./application:FuzzDecodeCallbackMatchesEncodingJSON \
 	./domain:FuzzDescribeArticle \
 	./adapters/httpapi:FuzzCallbackEndpoint
 

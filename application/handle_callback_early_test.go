@@ -14,15 +14,14 @@ import (
 	"contenthub/ports"
 )
 
-// TestHandleDuplicateIsAnsweredBeforeDecoding: a recorded delivery id is
-// answered without decoding the body. (The store says this id is recorded;
-// decoding would have refused this body, which shows it was not decoded. A
-// real recorded id only ever belongs to a body that decoded.)
-func TestHandleDuplicateIsAnsweredBeforeDecoding(t *testing.T) {
+// TestHandleDuplicateIsAnsweredFromOneRead: a recorded delivery id is found
+// in the same read as the task: nothing else is asked or written.
+func TestHandleDuplicateIsAnsweredFromOneRead(t *testing.T) {
 	f := newCallbackFixture(t)
-	body := `{"event":"completed","taskId":"task-a-1","result":{"content":42}}`
+	body := `{"event":"completed","taskId":"task-a-1","result":{"content":"# 标题\n\n正文"}}`
 	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(submittedTask(t), true, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
+	// No HasDelivery, no update expected: gomock fails the test on any call.
 	res, err := f.callbacks.Handle(context.Background(), input(body))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackDuplicate, res.Disposition)
@@ -46,12 +45,11 @@ func TestHandleWebhookIDDeliveriesAreDecodedFirst(t *testing.T) {
 }
 
 // TestHandleRefusedEarlyCheckKeepsTheOrder: what the early check cannot
-// answer goes through §3 in order, reusing the task it read: a body that is
-// not JSON is a 400 even for a task the store does not know.
+// answer goes through §3 in order, reusing the task it read; a body that is
+// not JSON is a 400 before anything is looked up.
 func TestHandleRefusedEarlyCheckKeepsTheOrder(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(nil, false, domain.ErrNotFound)
-	// Looks like a callback to the peek, is not JSON.
+	// Not JSON: refused before any read (gomock fails the test on a call).
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","x":}`))
 	var pe *application.PayloadError
 	require.ErrorAs(t, err, &pe)
