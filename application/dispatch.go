@@ -96,9 +96,12 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 			d.slots <- struct{}{}
 			d.wg.Add(1)
 			go func(t *domain.Task) {
-				defer d.release()
+				defer d.wg.Done()
+				var once sync.Once
+				free := func() { once.Do(d.release) }
+				defer free()
 				// Detached from shutdown: a started submission is finished.
-				running := d.submit(context.WithoutCancel(ctx), t)
+				running := d.submit(context.WithoutCancel(ctx), t, free)
 				// A supervised run keeps its slot until it ends; shutdown
 				// leaves it running (the next replica's reconciler reads
 				// its outcome).
@@ -119,7 +122,6 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 // wakes the loop so the next one goes at once rather than at the next sweep.
 func (d *Dispatcher) release() {
 	<-d.slots
-	d.wg.Done()
 	if d.backlog.CompareAndSwap(true, false) {
 		d.wakeup.Notify()
 	}
@@ -129,9 +131,12 @@ func (d *Dispatcher) release() {
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
 // submit opens the claimed task's attempt, hands it to content-creator and
-// records the answer. It returns a channel closed when the run it started
-// has ended (closed at once unless the run is supervised here).
-func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) <-chan struct{} {
+// records the answer. The slot guards content-creator's work, not the
+// service's: once content-creator answered, free gives it to the next task
+// while the answer is recorded — unless the run goes on, supervised here.
+// It returns a channel closed when that run has ended (closed at once for
+// a run not supervised here).
+func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task, free func()) <-chan struct{} {
 	log := d.deps.Log.With(zap.String("task_id", claimed.ID()), zap.Int("attempt", claimed.Attempt()))
 	token := d.deps.IDs.NewToken()
 	callbackURL := d.cfg.CallbackBaseURL + "/api/v1/content/callback/" + url.PathEscape(claimed.ID())
@@ -176,6 +181,9 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task) <-chan st
 		}
 	}
 	result, submitErr := d.creator.Submit(ctx, req)
+	if result.Running == nil {
+		free()
+	}
 	ev := submissionEvent(task.Attempt(), d.deps.now(), result, submitErr)
 	if submitErr != nil {
 		log.Warn("submit to content-creator", zap.Bool("attempt_kept_open", ev.Unconfirmed),
