@@ -11,6 +11,7 @@ FUZZ_TARGETS := \
 	./adapters/signature:FuzzVerify \
 	./application:FuzzDecodeCallback \
 	./application:FuzzDecodeCallbackMatchesEncodingJSON \
+	./application:FuzzPeekCallback \
 	./domain:FuzzDescribeArticle \
 	./adapters/httpapi:FuzzCallbackEndpoint
 

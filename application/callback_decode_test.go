@@ -1,10 +1,12 @@
 package application_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -107,5 +109,82 @@ func TestDecodedPayloadOwnsItsBytes(t *testing.T) {
 			body[i] = 'x'
 		}
 		require.Equal(t, want, got)
+	}
+}
+
+// FuzzPeekCallback: whenever the peek reads a body that decodes, it reads
+// the same event and taskId as the decoder does, for bodies whose keys are
+// spelled once and exactly (where it may differ, it only costs a lookup).
+func FuzzPeekCallback(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add(realisticBody(f))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		event, taskID, ok := application.PeekCallback(b)
+		if !ok {
+			return
+		}
+		p, err := application.DecodeCallback(b)
+		if err != nil || !keysPlain(b) {
+			return
+		}
+		if p.Event != event || p.TaskID != taskID {
+			t.Fatalf("%q: peek read %q/%q, decoding %q/%q", b, event, taskID, p.Event, p.TaskID)
+		}
+	})
+}
+
+// keysPlain reports whether every object key of b is spelled once, in one
+// case only: where encoding/json and a lookup by exact key cannot disagree.
+func keysPlain(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var walk func() bool
+	walk = func() bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return false
+				}
+				key := strings.ToLower(k.(string))
+				if seen[key] {
+					return false
+				}
+				seen[key] = true
+				if !walk() {
+					return false
+				}
+			}
+			_, err = dec.Token()
+			return err == nil
+		case json.Delim('['):
+			for dec.More() {
+				if !walk() {
+					return false
+				}
+			}
+			_, err = dec.Token()
+			return err == nil
+		}
+		return true
+	}
+	return walk()
+}
+
+func TestPeekCallback(t *testing.T) {
+	event, taskID, ok := application.PeekCallback(realisticBody(t))
+	require.True(t, ok)
+	require.Equal(t, "completed", event)
+	require.Equal(t, "task-1-1", taskID)
+	for _, body := range []string{`["completed"]`, `{"taskId":"t"}`, `{"event":"done"}`, `{"event":1}`, `{"event":null}`} {
+		_, _, ok := application.PeekCallback([]byte(body))
+		require.False(t, ok, body)
 	}
 }

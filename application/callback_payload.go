@@ -301,3 +301,43 @@ func decodeProgress(raw json.RawMessage) (domain.ProgressReport, error) {
 	}
 	return p, nil
 }
+
+// peekedCallback is what the duplicate check reads of a body before it is
+// decoded.
+type peekedCallback struct {
+	Event, TaskID string
+	Timestamp     time.Time
+}
+
+// peekCallback reads the top-level "event", "taskId" and "timestamp" of a
+// callback body without decoding the rest: sonic skips over the other values
+// (the article's strings) without decoding them. It does not validate the
+// body, and a key spelled in another case or given twice may be read
+// otherwise than decoding would: it only picks a delivery id to look up, and
+// a recorded id belongs to an accepted body, byte for byte — a body read
+// wrongly yields an id that no accepted delivery has, and takes the full
+// path. ok is false when there is no event of the three.
+func peekCallback(body []byte) (p peekedCallback, ok bool) {
+	str := func(key string) string {
+		n, err := sonic.Get(body, key)
+		if err != nil {
+			return ""
+		}
+		s, err := n.String()
+		if err != nil {
+			return ""
+		}
+		return s
+	}
+	p.Event = strings.TrimSpace(str("event"))
+	switch p.Event {
+	case "completed", "failed", "progress":
+	default:
+		return p, false
+	}
+	p.TaskID = str("taskId")
+	if t, err := time.Parse(time.RFC3339Nano, str("timestamp")); err == nil {
+		p.Timestamp = t.UTC()
+	}
+	return p, true
+}

@@ -94,17 +94,11 @@ func callbackErrorOutcome(err error) string {
 func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResult, error) {
 	res := CallbackResult{TaskID: in.TaskID}
 
-	// 1. The body is decoded once; not being a JSON object is answered first.
-	payload, decodeErr := DecodeCallback(in.Body)
-	var pe *PayloadError
-	if errors.As(decodeErr, &pe) && pe.Code == "invalid_json" {
-		return res, decodeErr
-	}
-
-	// A delivery already recorded is answered from the cheapest exact check:
-	// the task (to authenticate the request) and the delivery id the body's
-	// event and taskId make, in one read. Whatever it cannot answer takes
-	// the order of §3 below, with what was looked up kept.
+	// A delivery already recorded is answered from the cheapest exact check,
+	// before the body is decoded: its event and taskId read without decoding
+	// the rest (peekCallback), the task (to authenticate the request) and the
+	// delivery id, in one read. Whatever it cannot answer takes the order of
+	// §3 below, with what was looked up kept.
 	var (
 		task    *domain.Task
 		loadErr error
@@ -118,19 +112,19 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 			TaskID: in.TaskID, Token: in.Token, Header: in.Header, Body: in.Body, ReceivedAt: in.ReceivedAt,
 		}, task.Attempts())
 	}
-	if decodeErr == nil && domain.ValidTaskID(in.TaskID) {
+	if peeked, ok := peekCallback(in.Body); ok && domain.ValidTaskID(in.TaskID) {
 		// The delivery id of the attempt the body names, when it names one
 		// the usual way (ExternalRefFor), is looked up in the task's read.
 		var guess deliveryGuess
-		if n, ok := domain.AttemptOfRef(in.TaskID, payload.TaskID); ok && in.Header.Get(webhookIDHeader) == "" {
-			guess.attempt, guess.id = n, domain.DeliveryID("", in.TaskID, n, payload.Event, in.Body)
+		if n, ok := domain.AttemptOfRef(in.TaskID, peeked.TaskID); ok && in.Header.Get(webhookIDHeader) == "" {
+			guess.attempt, guess.id = n, domain.DeliveryID("", in.TaskID, n, peeked.Event, in.Body)
 		}
 		task, guess.seen, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
 		loaded = true
 		if loadErr == nil {
 			authenticate()
 			if authErr == nil {
-				dup, seen := c.seenBefore(ctx, in, task, auth, payload, guess)
+				dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess)
 				if seen {
 					res.Status = task.Status()
 					res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
@@ -141,6 +135,12 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		}
 	}
 
+	// 1. The body is decoded once; not being a JSON object is answered first.
+	payload, decodeErr := DecodeCallback(in.Body)
+	var pe *PayloadError
+	if errors.As(decodeErr, &pe) && pe.Code == "invalid_json" {
+		return res, decodeErr
+	}
 	// 2. The task.
 	if !domain.ValidTaskID(in.TaskID) {
 		return res, fmt.Errorf("task %q: %w", in.TaskID, domain.ErrNotFound)
@@ -245,14 +245,14 @@ type seenDelivery struct {
 }
 
 // seenBefore reports whether an authenticated request repeats a recorded
-// delivery, from the body's event and taskId. Exact:
+// delivery, knowing only the body's event and taskId (peekCallback). Exact:
 // a recorded id was computed from an accepted delivery's task, attempt,
 // event and raw body, so a body with the same id is byte for byte one that
 // passed every step of §3, and would again; the attempt is worked out here
 // as step 4 does. Deliveries named by a webhook-id (scheme c), whose id does
 // not cover the body, are left to the full path, as is anything this check
 // cannot read or look up.
-func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p CallbackPayload, guess deliveryGuess) (seenDelivery, bool) {
+func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p peekedCallback, guess deliveryGuess) (seenDelivery, bool) {
 	if auth.WebhookID != "" {
 		return seenDelivery{}, false
 	}

@@ -14,11 +14,14 @@ import (
 	"contenthub/ports"
 )
 
-// TestHandleDuplicateIsAnsweredFromOneRead: a recorded delivery id is found
-// in the same read as the task: nothing else is asked or written.
-func TestHandleDuplicateIsAnsweredFromOneRead(t *testing.T) {
+// TestHandleDuplicateIsAnsweredBeforeDecoding: a recorded delivery id is
+// found in the same read as the task and answered without decoding the body.
+// (The store says this id is recorded; decoding would have refused this
+// body, which shows it was not decoded. A real recorded id only ever belongs
+// to a body that decoded.)
+func TestHandleDuplicateIsAnsweredBeforeDecoding(t *testing.T) {
 	f := newCallbackFixture(t)
-	body := `{"event":"completed","taskId":"task-a-1","result":{"content":"# 标题\n\n正文"}}`
+	body := `{"event":"completed","taskId":"task-a-1","result":{"content":42}}`
 	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(submittedTask(t), true, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	// No HasDelivery, no update expected: gomock fails the test on any call.
@@ -45,11 +48,12 @@ func TestHandleWebhookIDDeliveriesAreDecodedFirst(t *testing.T) {
 }
 
 // TestHandleRefusedEarlyCheckKeepsTheOrder: what the early check cannot
-// answer goes through §3 in order, reusing the task it read; a body that is
-// not JSON is a 400 before anything is looked up.
+// answer goes through §3 in order, reusing the task it read: a body that is
+// not JSON is a 400 even for a task the store does not know.
 func TestHandleRefusedEarlyCheckKeepsTheOrder(t *testing.T) {
 	f := newCallbackFixture(t)
-	// Not JSON: refused before any read (gomock fails the test on a call).
+	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(nil, false, domain.ErrNotFound)
+	// Looks like a callback to the peek, is not JSON: still a 400, not a 404.
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","x":}`))
 	var pe *application.PayloadError
 	require.ErrorAs(t, err, &pe)
