@@ -711,7 +711,9 @@ func hostileInputs(t *testing.T, pg *pgCluster) {
 		}
 		parallel(scaled(40, 8), 4, func(i int) { send(http.MethodPost, cb+ids[0], twoMB, headers[i%len(headers)]) })
 	})
-	group(func() { // bodies trickled past HTTP_READ_TIMEOUT, more at once than WEBHOOK_MAX_CONCURRENT
+	// The other probes go first: trickled bodies hold every callback slot
+	// for HTTP_READ_TIMEOUT, and everything sent meanwhile is answered 503.
+	trickle := func() { // bodies trickled past HTTP_READ_TIMEOUT, more at once than WEBHOOK_MAX_CONCURRENT
 		parallel(scaled(24, 20), 24, func(int) {
 			conn, err := net.Dial("tcp", a.addr)
 			if err != nil {
@@ -730,7 +732,7 @@ func hostileInputs(t *testing.T, pg *pgCluster) {
 			probes++
 			mu.Unlock()
 		})
-	})
+	}
 	group(func() { // hostile paths, methods and parameters
 		long := strings.Repeat("a", 10000)
 		paths := []string{
@@ -752,6 +754,7 @@ func hostileInputs(t *testing.T, pg *pgCluster) {
 		})
 	})
 	groups.Wait()
+	trickle()
 	probed := time.Now()
 	require.Empty(t, bad, "5xx answers other than 503 with Retry-After")
 	t.Logf("hostile probes: %d, answers by status: %v", probes, status)
@@ -761,6 +764,7 @@ func hostileInputs(t *testing.T, pg *pgCluster) {
 	s.fig.Recover = done.Sub(probed)
 	var refused int
 	require.NoError(t, s.db.QueryRow("SELECT COUNT(*) FROM webhook_deliveries WHERE outcome = 'rejected'").Scan(&refused))
+	require.Positive(t, refused, "the forged-token callbacks were refused and audited")
 	s.fig.Faults = fmt.Sprintf("%d hostile requests; %d refused callbacks stored", probes, refused)
 	s.finish(expectAll(ids, "completed"))
 }
