@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"contenthub/adapters/creatorwire"
 	"contenthub/domain"
-	"contenthub/ports"
 )
 
 // taskData is the "data" of the server's answers: a finished run
@@ -43,7 +43,7 @@ func decodeData(body []byte) (taskData, error) {
 }
 
 func (d taskData) result() domain.Result {
-	r := domain.Result{Content: d.Content, HTMLContent: d.HTMLContent, Images: imageURLs(d.Images), QualityScore: d.QualityScore}
+	r := domain.Result{Content: d.Content, HTMLContent: d.HTMLContent, Images: creatorwire.ImageURLs(d.Images), QualityScore: d.QualityScore}
 	if d.WordCount != nil && *d.WordCount >= 0 {
 		n := int(*d.WordCount)
 		r.WordCount = &n
@@ -71,44 +71,6 @@ func (d taskData) errorText(status string) string {
 		return d.ErrorMessage
 	}
 	return "content-creator reports the run " + status
-}
-
-// imageURLs reads a list of image URLs: strings, or objects with "url".
-func imageURLs(list json.RawMessage) []string {
-	var items []json.RawMessage
-	if json.Unmarshal(list, &items) != nil {
-		return nil
-	}
-	var urls []string
-	for _, it := range items {
-		var s string
-		if json.Unmarshal(it, &s) == nil {
-			if s != "" {
-				urls = append(urls, s)
-			}
-			continue
-		}
-		var img struct{ URL string }
-		if json.Unmarshal(it, &img) == nil && img.URL != "" {
-			urls = append(urls, img.URL)
-		}
-	}
-	return urls
-}
-
-// phaseOf maps the server's task states.
-func phaseOf(state string) ports.CreatorPhase {
-	switch strings.ToLower(strings.TrimSpace(state)) {
-	case "pending", "queued", "submitted", "running", "waiting", "processing":
-		return ports.PhaseRunning
-	case "completed":
-		return ports.PhaseCompleted
-	case "failed":
-		return ports.PhaseFailed
-	case "cancelled", "canceled":
-		return ports.PhaseCancelled
-	}
-	return ports.PhaseUnknown
 }
 
 // refusal renders an error answer: "400 VALIDATION_ERROR: Request validation

@@ -32,6 +32,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"contenthub/adapters/creatorwire"
 	"contenthub/domain"
 	"contenthub/ports"
 )
@@ -305,9 +306,9 @@ func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answe
 		switch {
 		case err != nil:
 			o.Error = domain.TaskError{Code: "CREATOR_BAD_OUTPUT", Type: "bad_output", Message: err.Error()}
-		case phaseOf(data.Status) == ports.PhaseCompleted:
+		case creatorwire.PhaseOf(data.Status) == ports.PhaseCompleted:
 			o.Phase, o.Result = ports.PhaseCompleted, data.result()
-		case phaseOf(data.Status) == ports.PhaseFailed || phaseOf(data.Status) == ports.PhaseCancelled:
+		case creatorwire.PhaseOf(data.Status) == ports.PhaseFailed || creatorwire.PhaseOf(data.Status) == ports.PhaseCancelled:
 			o.Error = domain.TaskError{Type: "execution_error", Message: data.errorText(data.Status)}
 		default:
 			o.Error = domain.TaskError{Code: "CREATOR_BAD_OUTPUT", Type: "bad_output",
@@ -345,7 +346,7 @@ func (c *Client) Status(ctx context.Context, ref string) (st ports.CreatorStatus
 	if err != nil {
 		return ports.CreatorStatus{}, err
 	}
-	st = ports.CreatorStatus{Phase: phaseOf(task.Status), Raw: task.Status}
+	st = ports.CreatorStatus{Phase: creatorwire.PhaseOf(task.Status), Raw: task.Status}
 	if st.Phase == ports.PhaseFailed || st.Phase == ports.PhaseCancelled {
 		st.Error = domain.TaskError{Type: "execution_error", Message: task.errorText(task.Status)}
 	}

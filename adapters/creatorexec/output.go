@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"contenthub/adapters/creatorwire"
 	"contenthub/domain"
 	"contenthub/ports"
 )
@@ -149,21 +150,6 @@ func hasString(key string) func(object) bool {
 	return func(o object) bool { s, ok := o.str(key); return ok && s != "" }
 }
 
-// phaseOf maps content-creator's state names to the service's phases.
-func phaseOf(state string) ports.CreatorPhase {
-	switch strings.ToLower(strings.TrimSpace(state)) {
-	case "pending", "queued", "submitted", "running", "waiting", "processing":
-		return ports.PhaseRunning
-	case "completed":
-		return ports.PhaseCompleted
-	case "failed":
-		return ports.PhaseFailed
-	case "cancelled", "canceled":
-		return ports.PhaseCancelled
-	}
-	return ports.PhaseUnknown
-}
-
 // stateLabels are the published CLI's human names for its states
 // (formatter.ts getStatusText, create's getStatusDisplay).
 var stateLabels = map[string]string{
@@ -253,7 +239,7 @@ func parseCreate(stdout []byte) createAnswer {
 		if ans.ref == "" && status == "" && !said {
 			continue
 		}
-		if phaseOf(status) == ports.PhaseFailed || said && !success {
+		if creatorwire.PhaseOf(status) == ports.PhaseFailed || said && !success {
 			ans.failed = true
 			for _, s := range scopes {
 				if e := errorOf(s); !e.IsZero() {
@@ -268,7 +254,7 @@ func parseCreate(stdout []byte) createAnswer {
 	lines := textLines(stdout)
 	ans := createAnswer{}
 	ans.ref, _ = textField(lines, "任务ID")
-	if label, ok := textField(lines, "状态"); ok && phaseOf(stateFromLabel(label)) == ports.PhaseFailed {
+	if label, ok := textField(lines, "状态"); ok && creatorwire.PhaseOf(stateFromLabel(label)) == ports.PhaseFailed {
 		ans.failed = true
 		ans.reason = textSection(lines, "错误信息")
 		if ans.reason == "" {
@@ -297,7 +283,7 @@ func lastLoggedError(objs []object) string {
 func parseStatus(stdout []byte) (st ports.CreatorStatus, ok bool) {
 	if a, found := answer(jsonObjects(stdout), hasString("status")); found {
 		st.Raw, _ = a.str("status")
-		st.Phase = phaseOf(st.Raw)
+		st.Phase = creatorwire.PhaseOf(st.Raw)
 		st.Progress = progressOf(a)
 		st.Error = errorOf(a)
 		return st, true
@@ -314,7 +300,7 @@ func parseStatusText(stdout []byte) (st ports.CreatorStatus, ok bool) {
 		return st, false
 	}
 	st.Raw = stateFromLabel(label)
-	st.Phase = phaseOf(st.Raw)
+	st.Phase = creatorwire.PhaseOf(st.Raw)
 	st.Error = domain.TaskError{Message: textSection(lines, "错误信息")}
 	return st, true
 }
@@ -401,32 +387,7 @@ func parseResult(stdout []byte) (domain.Result, string) {
 }
 
 // imagesOf reads "images" as URLs, from strings or objects with "url".
-func imagesOf(o object) []string { return imageURLs(o["images"]) }
-
-// imageURLs reads a JSON list of image URLs: strings, or objects with "url".
-func imageURLs(list json.RawMessage) []string {
-	var items []json.RawMessage
-	if json.Unmarshal(list, &items) != nil {
-		return nil
-	}
-	var urls []string
-	for _, it := range items {
-		var s string
-		if json.Unmarshal(it, &s) == nil {
-			if s != "" {
-				urls = append(urls, s)
-			}
-			continue
-		}
-		var img object
-		if json.Unmarshal(it, &img) == nil {
-			if u := img.firstStr("url"); u != "" {
-				urls = append(urls, u)
-			}
-		}
-	}
-	return urls
-}
+func imagesOf(o object) []string { return creatorwire.ImageURLs(o["images"]) }
 
 func noResultReason(objs []object, lines []string) string {
 	if a, ok := answer(objs, hasString("status")); ok {

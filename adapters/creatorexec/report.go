@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"contenthub/adapters/creatorwire"
 	"contenthub/domain"
 )
 
@@ -131,7 +132,7 @@ func parseResultReport(stdout []byte) (domain.Result, string) {
 		case "FINALARTICLE":
 			final = &sections[i]
 		case "IMAGE":
-			images = append(images, imageURLs(json.RawMessage(strings.TrimSpace(s.body)))...)
+			images = append(images, creatorwire.ImageURLs(json.RawMessage(strings.TrimSpace(s.body)))...)
 		}
 	}
 	var r domain.Result

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"contenthub/adapters/creatorwire"
 	"contenthub/domain"
 	"contenthub/ports"
 )
@@ -90,7 +91,7 @@ func parseSyncRun(stdout []byte) syncRun {
 		for _, l := range trimmed[i+1:] {
 			if label, ok := textField([]string{l}, "状态"); ok {
 				run.raw = label
-				run.state = phaseOf(stateFromLabel(label))
+				run.state = creatorwire.PhaseOf(stateFromLabel(label))
 				break
 			}
 			if l == "" || isReportSeparator(l) {
