@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"contenthub/adapters/signature"
-	"contenthub/internal/testnotice"
+	"contenthub/adapters/testnotice"
 )
 
 // chromium finds Debian's chromium, installing it with apt-get when it is

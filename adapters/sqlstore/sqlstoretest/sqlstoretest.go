@@ -24,7 +24,7 @@ import (
 	_ "github.com/lib/pq" // the "postgres" driver for the admin connection
 
 	"contenthub/adapters/sqlstore"
-	"contenthub/internal/testnotice"
+	"contenthub/adapters/testnotice"
 )
 
 // Environment variables read by this package.

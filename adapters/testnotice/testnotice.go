@@ -1,10 +1,10 @@
-// Package testnotice tells the person running `go test` something that
-// must not go unseen, such as tests skipped for want of a server or a
-// browser. go test shows a passing package's output only with -v, so a
-// notice goes to the go command's own standard error (the test binary's
-// parent) when that can be opened on this system, else to the test
-// binary's; a marker file per go command and key keeps it to one line per
-// run however many packages say it.
+// Package testnotice is test support for several packages' tests: it tells
+// the person running `go test` something that must not go unseen, such as
+// tests skipped for want of a server or a browser. go test shows a passing
+// package's output only with -v, so a notice goes to the go command's own
+// standard error (the test binary's parent) when that can be opened on this
+// system, else to the test binary's; a marker file per go command and key
+// keeps it to one line per run however many packages say it.
 package testnotice
 
 import (
