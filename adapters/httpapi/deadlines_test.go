@@ -198,17 +198,25 @@ func TestCallbackConcurrencyCap(t *testing.T) {
 	for range 2 {
 		holders = append(holders, startSlowRequest(t, srv.addr, http.MethodPost, s.callback, body, 1, 40*time.Millisecond))
 	}
-	var overloaded *http.Response
-	require.Eventually(t, func() bool {
-		resp, err := http.Post(srv.url+s.callback, "application/json", strings.NewReader(string(progressBody(s.ref, 20))))
-		require.NoError(t, err)
+	var (
+		overloaded *http.Response
+		seen       []int // the third callback's answers until one is 503 (-1: no answer)
+		client     = &http.Client{Timeout: sseWait}
+	)
+	for deadline := time.Now().Add(2 * sseWait); overloaded == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := client.Post(srv.url+s.callback, "application/json", strings.NewReader(string(progressBody(s.ref, 20))))
+		if err != nil {
+			seen = append(seen, -1)
+			continue
+		}
 		resp.Body.Close()
+		seen = append(seen, resp.StatusCode)
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			overloaded = resp
-			return true
 		}
-		return false
-	}, sseWait, 20*time.Millisecond, "a third callback was never refused")
+	}
+	require.NotNil(t, overloaded, "a third callback was never refused; its answers: %v; body bytes the holders sent: %d, %d",
+		seen, holders[0].sent.Load(), holders[1].sent.Load())
 	require.NotEmpty(t, overloaded.Header.Get("Retry-After"))
 	require.Equal(t, 1.0, callbackCount(t, srv.registry, "overloaded"))
 
