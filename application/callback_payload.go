@@ -67,10 +67,10 @@ func CheckJSONObject(body []byte) error {
 	return nil
 }
 
-// DecodeCallback decodes a callback body, validating it on the way, in one
-// pass. A body that is not a JSON object is a
-// PayloadError with code invalid_json (§3 step 1); missing or unknown events
-// and fields of the wrong type are PayloadErrors with other codes (step 4).
+// DecodeCallback validates a callback body and decodes it once. A body that
+// is not a JSON object is a PayloadError with code invalid_json (§3 step 1);
+// missing or unknown events and fields of the wrong type are PayloadErrors
+// with other codes (step 4).
 func DecodeCallback(body []byte) (CallbackPayload, error) {
 	return decodeCallback(body, true)
 }
@@ -85,11 +85,14 @@ func decodeCallback(body []byte, fast bool) (CallbackPayload, error) {
 		err     error
 		typeErr *json.UnmarshalTypeError
 	)
-	if !fast || sonic.ConfigStd.Unmarshal(body, &w) != nil {
+	if !fast || !json.Valid(body) || sonic.ConfigStd.Unmarshal(body, &w) != nil {
 		// sonic (ConfigStd: encoding/json's behaviour, strings copied out of
 		// the body, which the HTTP adapter reuses) decodes a body several
-		// times faster; what it refuses is decoded again by encoding/json, so
-		// that an error — and its field — is always encoding/json's.
+		// times faster than encoding/json. It skips unknown fields without
+		// validating them (nor does its Valid check escapes), so the body is
+		// validated first by the standard library. What sonic refuses is
+		// decoded again by encoding/json, so that an error — and its field —
+		// is always encoding/json's.
 		w = wirePayload{}
 		err = json.Unmarshal(body, &w)
 		if err != nil && !errors.As(err, &typeErr) {
