@@ -46,13 +46,14 @@ type CallbackResult struct {
 
 // Callbacks handles content-creator's callbacks (§3).
 type Callbacks struct {
-	deps     Deps
-	verifier ports.CallbackVerifier
+	deps      Deps
+	verifier  ports.CallbackVerifier
+	completed *completedDeliveries
 }
 
 // NewCallbacks builds the callback use case.
 func NewCallbacks(deps Deps, verifier ports.CallbackVerifier) *Callbacks {
-	return &Callbacks{deps: deps, verifier: verifier}
+	return &Callbacks{deps: deps, verifier: verifier, completed: newCompletedDeliveries(completedDeliveriesPerGen, completedDeliveriesTTL)}
 }
 
 // Handle settles one delivery in the order of §3: JSON check, task lookup,
@@ -119,6 +120,18 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		if n, ok := domain.AttemptOfRef(in.TaskID, peeked.TaskID); ok && in.Header.Get(webhookIDHeader) == "" {
 			guess.attempt, guess.id = n, domain.DeliveryID("", in.TaskID, n, peeked.Event, in.Body)
 		}
+		// A re-send of a completed task's recorded delivery is answered from
+		// memory (completedDeliveries); anything else reads the database.
+		if remembered, ok := c.completed.lookup(in.TaskID, guess.id, in.ReceivedAt); ok && guess.id != "" {
+			task, guess.seen = remembered, true
+			authenticate()
+			if authErr == nil {
+				if dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess); seen {
+					return duplicateResult(res, task, dup, auth), nil
+				}
+			}
+			auth, authErr = ports.Authentication{}, nil // read and decided again below
+		}
 		task, guess.seen, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
 		loaded = true
 		if loadErr == nil {
@@ -126,9 +139,8 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 			if authErr == nil {
 				dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess)
 				if seen {
-					res.Status = task.Status()
-					res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
-					return res, nil
+					c.completed.remember(task, dup.deliveryID, in.ReceivedAt)
+					return duplicateResult(res, task, dup, auth), nil
 				}
 				checked = dup
 			}
@@ -213,6 +225,9 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		return res, unavailable("apply callback", err)
 	}
 	res.Status = applied.Status()
+	if auth.WebhookID == "" {
+		c.completed.remember(applied, deliveryID, in.ReceivedAt)
+	}
 	switch {
 	case out.InvalidResult:
 		res.Disposition = CallbackInvalidResult
@@ -225,6 +240,12 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		res.Disposition, res.Reason = CallbackIgnored, out.Reason
 	}
 	return res, nil
+}
+
+func duplicateResult(res CallbackResult, task *domain.Task, dup seenDelivery, auth ports.Authentication) CallbackResult {
+	res.Status = task.Status()
+	res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
+	return res
 }
 
 // webhookIDHeader carries scheme c's delivery id (Standard Webhooks).
@@ -241,7 +262,7 @@ type deliveryGuess struct {
 type seenDelivery struct {
 	event      string
 	attempt    int
-	deliveryID string // "" when it could not tell
+	deliveryID string // the id looked up; "" when it could not tell
 }
 
 // seenBefore reports whether an authenticated request repeats a recorded
@@ -268,8 +289,8 @@ func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *doma
 			return d, false // asked again, in order, by the full path
 		}
 	}
+	d.deliveryID = id
 	if !seen {
-		d.deliveryID = id
 		return d, false
 	}
 	c.observeDelay(in.ReceivedAt, auth.SentAt, p.Timestamp)
