@@ -12,6 +12,7 @@ FUZZ_TARGETS := \
 	./application:FuzzDecodeCallback \
 	./application:FuzzDecodeCallbackMatchesEncodingJSON \
 	./application:FuzzPeekCallback \
+	./application:FuzzValidJSONMatchesEncodingJSON \
 	./domain:FuzzDescribeArticle \
 	./adapters/httpapi:FuzzCallbackEndpoint
 

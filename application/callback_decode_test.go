@@ -66,6 +66,38 @@ func FuzzDecodeCallbackMatchesEncodingJSON(f *testing.F) {
 	})
 }
 
+// FuzzValidJSONMatchesEncodingJSON: the fast validator accepts exactly what
+// json.Valid accepts.
+func FuzzValidJSONMatchesEncodingJSON(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"":{"":"\0","":0,"":{"":[0,{"":null}]}}}`, `{"a\u12":1}`, "{\"a\x1f\":1}", `{"a":"\\\\\""}`, `{"a":"\\"}`,
+		`{"a":"\\\"}`, `{"a":1E+}`, `{"a":-0.0e-0}`, "\ufeff{}", `{"a":"\uDFFF\u0000"}`, "{\"a\":\"\x7f\"}", `{"a":0x1}`,
+		`{"a":Infinity}`, `{"a":NaN}`, `{"a":"\u+123"}`, `{"a":"\u 123"}`, "{\"a\":1}\x00", `{"a":[{}]]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)))
+	f.Add([]byte(strings.Repeat("[", 10001) + strings.Repeat("]", 10001)))
+	f.Add(realisticBody(f))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := application.ValidJSON(b), json.Valid(b); got != want {
+			t.Fatalf("%q: valid %v, json.Valid %v", b, got, want)
+		}
+	})
+}
+
+// TestValidJSONDeepNesting: a body nesting deeper than encoding/json allows
+// is refused without recursing that deep.
+func TestValidJSONDeepNesting(t *testing.T) {
+	deep := []byte(`{"a":` + strings.Repeat("[", 5<<20) + strings.Repeat("]", 5<<20) + `}`)
+	require.False(t, application.ValidJSON(deep))
+	ok := []byte(`{"a":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`)
+	require.True(t, application.ValidJSON(ok))
+}
+
 func TestDecodeCallbackRealisticBody(t *testing.T) {
 	body := realisticBody(t)
 	fast, err := application.DecodeCallback(body)

@@ -2,6 +2,7 @@ package application
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bytedance/sonic"
+	"github.com/valyala/fastjson"
 
 	"contenthub/domain"
 )
@@ -61,10 +63,48 @@ type resultWire struct {
 // CheckJSONObject is the first step of §3: the body must be a JSON object.
 func CheckJSONObject(body []byte) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(body) {
+	if len(trimmed) == 0 || trimmed[0] != '{' || !validJSON(body) {
 		return payloadError("invalid_json", "body must be a JSON object")
 	}
 	return nil
+}
+
+// maxNesting is encoding/json's own limit on nested arrays and objects.
+const maxNesting = 10000
+
+// validJSON is json.Valid, 20–30 times faster on an article: fastjson's
+// validator accepts what encoding/json does (the grammar of RFC 8259, invalid
+// UTF-8 let through) with two gaps, each left to the standard library: it
+// misses a control character in a string before an escape sequence (a body
+// with any byte below 0x20 — JSON.stringify writes none — is checked by
+// json.Valid), and it recurses once per nesting level with no limit (so does
+// a body with more brackets than encoding/json's nesting limit, wherever they
+// are). FuzzValidJSONMatchesEncodingJSON holds the two together.
+func validJSON(body []byte) bool {
+	if hasControlByte(body) || bytes.Count(body, []byte{'['})+bytes.Count(body, []byte{'{'}) > maxNesting {
+		return json.Valid(body)
+	}
+	return fastjson.ValidateBytes(body) == nil
+}
+
+// hasControlByte reports whether b holds a byte below 0x20, eight bytes at a
+// time: a byte x < 0x20 is one where x - 0x20 borrows into its high bit while
+// x's own high bit is clear.
+func hasControlByte(b []byte) bool {
+	const highs, spaces = 0x8080808080808080, 0x20 * 0x0101010101010101
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		if (w-spaces)&^w&highs != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeCallback validates a callback body and decodes it once. A body that
@@ -85,14 +125,14 @@ func decodeCallback(body []byte, fast bool) (CallbackPayload, error) {
 		err     error
 		typeErr *json.UnmarshalTypeError
 	)
-	if !fast || !json.Valid(body) || sonic.ConfigStd.Unmarshal(body, &w) != nil {
+	if !fast || !validJSON(body) || sonic.ConfigStd.Unmarshal(body, &w) != nil {
 		// sonic (ConfigStd: encoding/json's behaviour, strings copied out of
 		// the body, which the HTTP adapter reuses) decodes a body several
 		// times faster than encoding/json. It skips unknown fields without
-		// validating them (nor does its Valid check escapes), so the body is
-		// validated first by the standard library. What sonic refuses is
-		// decoded again by encoding/json, so that an error — and its field —
-		// is always encoding/json's.
+		// validating them fully (nor does its Valid check escapes), so the
+		// body is validated first (validJSON). What sonic refuses is decoded
+		// again by encoding/json, so that an error — and its field — is
+		// always encoding/json's.
 		w = wirePayload{}
 		err = json.Unmarshal(body, &w)
 		if err != nil && !errors.As(err, &typeErr) {
@@ -121,9 +161,13 @@ func decodeCallback(body []byte, fast bool) (CallbackPayload, error) {
 			p.Timestamp = t.UTC()
 		}
 	}
+	unmarshal := json.Unmarshal
+	if fast {
+		unmarshal = sonic.ConfigStd.Unmarshal // the body is valid JSON by now
+	}
 	switch p.Event {
 	case "completed":
-		p.Result, err = decodeResult(w)
+		p.Result, err = decodeResult(w, unmarshal)
 	case "failed":
 		p.Error, err = decodeError(w.Error)
 	case "progress":
@@ -170,14 +214,14 @@ func optionalNumber(field string, raw json.RawMessage) (*float64, error) {
 	return &f, nil
 }
 
-func decodeResult(w wirePayload) (domain.Result, error) {
+func decodeResult(w wirePayload, unmarshal func([]byte, any) error) (domain.Result, error) {
 	var r domain.Result
 	if w.Result == nil {
 		return r, nil
 	}
 	r.Content, r.HTMLContent = withoutNUL(w.Result.Content), withoutNUL(w.Result.HTMLContent)
 	var err error
-	if r.Images, err = decodeImages(w.Result.Images); err != nil {
+	if r.Images, err = decodeImages(w.Result.Images, unmarshal); err != nil {
 		return r, err
 	}
 	if r.QualityScore, err = optionalNumber("result.qualityScore", w.Result.QualityScore); err != nil {
@@ -198,34 +242,40 @@ func decodeResult(w wirePayload) (domain.Result, error) {
 }
 
 // decodeImages accepts a list of URLs or of objects with a "url".
-func decodeImages(raw json.RawMessage) ([]string, error) {
+func decodeImages(raw json.RawMessage, unmarshal func([]byte, any) error) ([]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
 	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	if err := unmarshal(raw, &items); err != nil {
 		return nil, payloadError("invalid_field", "result.images must be a list")
 	}
 	urls := make([]string, 0, len(items))
 	for _, item := range items {
-		var s string
-		if json.Unmarshal(item, &s) == nil {
-			if s = strings.TrimSpace(withoutNUL(s)); s != "" {
-				urls = append(urls, s)
+		var u string
+		item = bytes.TrimSpace(item)
+		switch {
+		case isNull(item):
+		case item[0] == '"':
+			if err := unmarshal(item, &u); err != nil {
+				return nil, payloadError("invalid_field", "result.images items must be URLs or objects with a url")
 			}
-			continue
-		}
-		var obj struct {
-			URL       string `json:"url"`
-			LocalPath string `json:"localPath"`
-		}
-		if err := json.Unmarshal(item, &obj); err != nil {
+		case item[0] == '{':
+			var obj struct {
+				URL       string `json:"url"`
+				LocalPath string `json:"localPath"`
+			}
+			if err := unmarshal(item, &obj); err != nil {
+				return nil, payloadError("invalid_field", "result.images items must be URLs or objects with a url")
+			}
+			if u = strings.TrimSpace(withoutNUL(obj.URL)); u == "" {
+				u = obj.LocalPath
+			}
+		default:
 			return nil, payloadError("invalid_field", "result.images items must be URLs or objects with a url")
 		}
-		if u := strings.TrimSpace(withoutNUL(obj.URL)); u != "" {
+		if u = strings.TrimSpace(withoutNUL(u)); u != "" {
 			urls = append(urls, u)
-		} else if p := strings.TrimSpace(withoutNUL(obj.LocalPath)); p != "" {
-			urls = append(urls, p)
 		}
 	}
 	return urls, nil

@@ -8,3 +8,6 @@ func PeekCallback(body []byte) (event, taskID string, ok bool) {
 	p, ok := peekCallback(body)
 	return p.Event, p.TaskID, ok
 }
+
+// ValidJSON exposes validJSON to the tests.
+func ValidJSON(body []byte) bool { return validJSON(body) }
