@@ -23,16 +23,27 @@ import (
 const DefaultChannel = "contenthub_task_events"
 
 const (
-	// publishSQL numbers the event from task_event_seq (migration 00002) and
-	// sends it in one statement, so every replica agrees on sequences. The
-	// event is best effort, and is published after its change committed, so
-	// its own transaction commits without waiting for the disk
-	// (synchronous_commit off for that transaction only): NOTIFY gives a
-	// transaction an id, and a synchronous commit would cost every change a
-	// second disk flush. After a database crash a few sequence numbers may
-	// be handed out again; clients re-read tasks when in doubt.
-	publishSQL = `SELECT pg_notify($1, jsonb_set($2::jsonb, '{seq}', to_jsonb(nextval('task_event_seq')))::text),
-		set_config('synchronous_commit', 'off', true)`
+	// publishSQL numbers each event of a batch from task_event_seq
+	// (migration 00002), in order, and sends them in one statement and one
+	// transaction, so every replica agrees on sequences. Events are best
+	// effort and published after their change committed, so that transaction
+	// commits without waiting for the disk (synchronous_commit off for it
+	// only): NOTIFY gives a transaction an id, and a synchronous commit would
+	// cost every change a second disk flush. After a database crash a few
+	// sequence numbers may be handed out again; clients re-read tasks when in
+	// doubt. (nextval runs after the sort: PostgreSQL evaluates volatile
+	// output columns last.)
+	publishSQL = `SELECT pg_notify($1, jsonb_set(e::jsonb, '{seq}', to_jsonb(nextval('task_event_seq')))::text),
+		set_config('synchronous_commit', 'off', true)
+		FROM unnest($2::text[]) WITH ORDINALITY AS batch(e, n) ORDER BY n`
+
+	// outboxSize is how many events may wait for the sender; Publish waits
+	// beyond it.
+	outboxSize = 4096
+	// maxBatch bounds the events of one statement (each under maxPayload).
+	maxBatch = 256
+	// sendTimeout bounds one batch's statement.
+	sendTimeout = 5 * time.Second
 
 	// maxPayload is PostgreSQL's NOTIFY payload limit less some margin.
 	maxPayload = 7900
@@ -60,9 +71,18 @@ const (
 // subscribers (this is logged).
 type Postgres struct {
 	db *sql.DB
-	// publish is publishSQL, prepared at the first Publish.
+	// publish is publishSQL, prepared at the first batch.
 	publishMu sync.Mutex
 	publish   *sql.Stmt
+
+	// outbox holds events, in publish order, for the sender goroutine:
+	// a callback's answer does not wait for its notification, and events
+	// published together share one statement. outboxMu guards outboxClosed
+	// against sends on the closed channel.
+	outbox       chan string
+	outboxMu     sync.RWMutex
+	outboxClosed bool
+	sent         chan struct{} // closed when the sender has sent everything
 
 	channel  string
 	listener *pq.Listener
@@ -122,6 +142,7 @@ func NewPostgres(db *sql.DB, dsn string, log *zap.Logger, opts ...PostgresOption
 	p := &Postgres{
 		db: db, channel: o.channel, hub: newHub(), log: log.Named("events"),
 		stop: make(chan struct{}), stopped: make(chan struct{}),
+		outbox: make(chan string, outboxSize), sent: make(chan struct{}),
 	}
 
 	var (
@@ -153,6 +174,7 @@ func NewPostgres(db *sql.DB, dsn string, log *zap.Logger, opts ...PostgresOption
 		return nil, fmt.Errorf("postgres events: listen on %q: %w", o.channel, err)
 	}
 	go p.run()
+	go p.send()
 	return p, nil
 }
 
@@ -205,9 +227,11 @@ func (p *Postgres) deliver(payload string) {
 	_ = p.hub.Publish(context.Background(), w.event())
 }
 
-// Publish numbers e from the database sequence and notifies every
-// replica, this one included; subscribers receive it through the listener.
-// e.Sequence is ignored.
+// Publish queues e to be numbered from the database sequence and notified
+// to every replica, this one included; subscribers receive it through the
+// listener. It returns once e is queued (waiting while the queue is full, up
+// to ctx), in order with this process's other events. After Close it sends e
+// itself. e.Sequence is ignored.
 func (p *Postgres) Publish(ctx context.Context, e ports.TaskEvent) error {
 	payload, err := json.Marshal(wireOf(e))
 	if err != nil {
@@ -216,18 +240,60 @@ func (p *Postgres) Publish(ctx context.Context, e ports.TaskEvent) error {
 	if len(payload) > maxPayload {
 		return fmt.Errorf("task event of %d bytes exceeds the NOTIFY limit", len(payload))
 	}
+	p.outboxMu.RLock()
+	defer p.outboxMu.RUnlock()
+	if p.outboxClosed {
+		return p.notify(ctx, []string{string(payload)})
+	}
+	select {
+	case p.outbox <- string(payload):
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue task event: %w", context.Cause(ctx))
+	}
+}
+
+// send notifies queued events, as many as are waiting in each statement,
+// until the outbox is closed and empty.
+func (p *Postgres) send() {
+	defer close(p.sent)
+	batch := make([]string, 0, maxBatch)
+	for first := range p.outbox {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case e, ok := <-p.outbox:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+		if err := p.notify(ctx, batch); err != nil {
+			p.log.Warn("task events not notified; subscribers re-read tasks when in doubt", zap.Int("events", len(batch)), zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+// notify sends payloads in one statement.
+func (p *Postgres) notify(ctx context.Context, payloads []string) error {
 	st, err := p.publishStmt(ctx)
 	if err != nil {
-		return fmt.Errorf("notify task event: %w", err)
+		return fmt.Errorf("notify task events: %w", err)
 	}
-	if _, err := st.ExecContext(ctx, p.channel, string(payload)); err != nil {
-		return fmt.Errorf("notify task event: %w", err)
+	if _, err := st.ExecContext(ctx, p.channel, pq.Array(payloads)); err != nil {
+		return fmt.Errorf("notify task events: %w", err)
 	}
 	return nil
 }
 
 // publishStmt is publishSQL prepared once (database/sql prepares it again on
-// each connection that first runs it): one round trip per event, not two.
+// each connection that first runs it): one round trip per batch, not two.
 func (p *Postgres) publishStmt(ctx context.Context) (*sql.Stmt, error) {
 	p.publishMu.Lock()
 	defer p.publishMu.Unlock()
@@ -257,10 +323,16 @@ func (p *Postgres) SubscribeFrom(ctx context.Context, f ports.EventFilter, after
 	return p.hub.SubscribeFrom(ctx, f, after)
 }
 
-// Close stops listening and ends every subscription. Publish keeps working
-// (the database is the caller's). It is safe to call more than once.
+// Close sends the events still queued, then stops listening and ends every
+// subscription. Publish keeps working, sending each event itself (the
+// database is the caller's). It is safe to call more than once.
 func (p *Postgres) Close() error {
 	p.closeOnce.Do(func() {
+		p.outboxMu.Lock()
+		p.outboxClosed = true
+		close(p.outbox)
+		p.outboxMu.Unlock()
+		<-p.sent
 		_ = p.hub.Close()
 		close(p.stop)
 		<-p.stopped

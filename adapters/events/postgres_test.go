@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +71,10 @@ func TestPostgresEventReachesEveryReplica(t *testing.T) {
 	first.ContentID = "content-1"
 	require.NoError(t, a.Publish(ctx, first))
 	require.NoError(t, a.Publish(ctx, event("task-b", 2, domain.StatusSubmitted)))
-	require.NoError(t, b.Publish(ctx, event("task-c", 2, domain.StatusCompleted)))
-
 	// The publisher's own subscribers get its events through the database too.
-	a1, a2, a3 := receive(t, onA), receive(t, onA), receive(t, onA)
+	a1, a2 := receive(t, onA), receive(t, onA)
+	require.NoError(t, b.Publish(ctx, event("task-c", 2, domain.StatusCompleted)))
+	a3 := receive(t, onA)
 	require.Equal(t, []string{"task-a", "task-b", "task-c"}, taskIDs([]ports.TaskEvent{a1, a2, a3}))
 	require.Positive(t, a1.Sequence)
 	require.Less(t, a1.Sequence, a2.Sequence, "sequences increase")
@@ -211,4 +212,52 @@ func TestNewPostgresValidatesItsArguments(t *testing.T) {
 	defer db.Close()
 	_, err = events.NewPostgres(db, "postgres://x", zap.NewNop(), events.WithChannel(strings.Repeat("c", 64)))
 	require.ErrorContains(t, err, "channel name")
+}
+
+// TestPostgresEventsKeepTheirOrder: events queued faster than they are sent
+// go out together, in publish order, numbered in that order, none lost.
+func TestPostgresEventsKeepTheirOrder(t *testing.T) {
+	t.Parallel()
+	r := newReplicas(t)
+	a, b := r.start(t), r.start(t)
+	ctx := t.Context()
+	onB, err := b.Subscribe(ctx, ports.EventFilter{})
+	require.NoError(t, err)
+	const n = 60 // fewer than a subscriber may lag behind
+	require.Less(t, n, events.SubscriberBuffer)
+	for i := range n {
+		require.NoError(t, a.Publish(ctx, event(fmt.Sprint("task-", i), 1, domain.StatusSubmitted)))
+	}
+	var last int64
+	for i := range n {
+		e := receive(t, onB)
+		require.Equal(t, fmt.Sprint("task-", i), e.TaskID)
+		require.Greater(t, e.Sequence, last)
+		last = e.Sequence
+	}
+}
+
+// TestPostgresCloseSendsQueuedEvents: a replica shutting down notifies what
+// its last changes published before it stops.
+func TestPostgresCloseSendsQueuedEvents(t *testing.T) {
+	t.Parallel()
+	r := newReplicas(t)
+	b := r.start(t)
+	onB, err := b.Subscribe(t.Context(), ports.EventFilter{})
+	require.NoError(t, err)
+
+	db, err := sql.Open("postgres", r.url)
+	require.NoError(t, err)
+	defer db.Close()
+	a, err := events.NewPostgres(db, r.url, zap.NewNop(), events.WithChannel(r.channel))
+	require.NoError(t, err)
+	const n = 60
+	require.Less(t, n, events.SubscriberBuffer)
+	for i := range n {
+		require.NoError(t, a.Publish(t.Context(), event(fmt.Sprint("task-", i), 1, domain.StatusCompleted)))
+	}
+	require.NoError(t, a.Close())
+	for i := range n {
+		require.Equal(t, fmt.Sprint("task-", i), receive(t, onB).TaskID)
+	}
 }
