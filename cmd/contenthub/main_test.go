@@ -141,3 +141,13 @@ func TestReadyBanner(t *testing.T) {
 	require.Contains(t, readyBanner("10.0.0.5:9000", true), `http://10.0.0.5:9000/ui/`)
 	require.Contains(t, readyBanner("127.0.0.1:9000", true), `-H "Authorization: Bearer $API_TOKEN"`)
 }
+
+func TestServeGCPercentYieldsToGOGC(t *testing.T) {
+	percent, ok := defaultGCPercent([]string{"PATH=/bin", "GOGCX=1"})
+	require.True(t, ok)
+	require.Equal(t, serveGCPercent, percent)
+	_, ok = defaultGCPercent([]string{"PATH=/bin", "GOGC=100"})
+	require.False(t, ok, "the operator's GOGC wins")
+	_, ok = defaultGCPercent([]string{"GOGC="})
+	require.False(t, ok, "even empty: the runtime read it")
+}
