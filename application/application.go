@@ -60,6 +60,21 @@ func (d Deps) update(ctx context.Context, id string, fn ports.UpdateFunc) error 
 	return err
 }
 
+// updateAt is update for a caller that has just read the task (read; nil:
+// none): fn decides on a copy of that read, written only if the task is still
+// at its version — on PostgreSQL one statement — else as update does.
+func (d Deps) updateAt(ctx context.Context, id string, read *domain.Task, fn ports.UpdateFunc) error {
+	err := domain.ErrVersionConflict
+	if read != nil {
+		// A copy: the caller's task stays as it was read.
+		err = d.Store.UpdateTaskAt(ctx, domain.RehydrateTask(read.Snapshot()), fn)
+	}
+	if errors.Is(err, domain.ErrVersionConflict) {
+		err = d.update(ctx, id, fn)
+	}
+	return err
+}
+
 // auditFunc builds the delivery record written with a change, from the
 // outcome the transition function decided.
 type auditFunc func(t *domain.Task, out domain.Outcome) *domain.Delivery
@@ -101,15 +116,7 @@ func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task
 		}
 		return changes, nil
 	}
-	err := domain.ErrVersionConflict
-	if read != nil {
-		// A copy: the caller's task stays as it was read.
-		err = d.Store.UpdateTaskAt(ctx, domain.RehydrateTask(read.Snapshot()), decide)
-	}
-	if errors.Is(err, domain.ErrVersionConflict) {
-		err = d.update(ctx, taskID, decide)
-	}
-	if err != nil {
+	if err := d.updateAt(ctx, taskID, read, decide); err != nil {
 		return out, nil, err
 	}
 	d.applied(ctx, task, out)

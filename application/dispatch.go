@@ -152,7 +152,7 @@ func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task, free func
 	}
 
 	var task *domain.Task
-	err := d.deps.update(ctx, claimed.ID(), func(t *domain.Task) (ports.TaskChanges, error) {
+	err := d.deps.updateAt(ctx, claimed.ID(), claimed, func(t *domain.Task) (ports.TaskChanges, error) {
 		if t.LeaseOwner() != d.cfg.Owner || t.Attempt() != claimed.Attempt() {
 			return ports.TaskChanges{}, errLeaseLost
 		}
