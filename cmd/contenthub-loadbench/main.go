@@ -129,6 +129,7 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%s\n\n", machine(ctx, o.postgresURL))
 	fmt.Fprintf(out, "Article: %s (%d bytes, sent twice per body as the real sender does); rounds: %d; callbacks per run: %s.\n\n",
 		o.article, len(raw), o.rounds, countsText(o))
+	fmt.Fprintf(out, "On PostgreSQL, once a round's tasks are submitted, every table is vacuumed and analysed and a checkpoint taken before the measurements (as pgbench does).\n\n")
 	for _, store := range o.stores {
 		res, err := runStore(ctx, o, store, string(raw), self)
 		if err != nil {
@@ -192,13 +193,17 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 		fmt.Fprintf(os.Stderr, "%s: work directory %s\n", store, workDir)
 	}
 
-	var serviceURL, baselineURL string
+	var (
+		serviceURL, baselineURL string
+		settle                  = func(context.Context) error { return nil }
+	)
 	switch store {
 	case "postgres":
 		schemas, err := newPostgresSchemas(ctx, o.postgresURL)
 		if err != nil {
 			return nil, err
 		}
+		settle = schemas.settle
 		if !o.keep {
 			defer schemas.dropAll()
 		}
@@ -259,6 +264,9 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 		}
 		urls, err := svc.waitSubmitted(ctx, workDir, append(slices.Concat(mapValues(tasks)...), latencyIDs...))
 		if err != nil {
+			return nil, err
+		}
+		if err := settle(ctx); err != nil {
 			return nil, err
 		}
 

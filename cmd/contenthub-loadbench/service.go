@@ -367,6 +367,43 @@ func (p *postgresSchemas) create(ctx context.Context, prefix string) (string, er
 	return u.String(), nil
 }
 
+// settle vacuums and analyses every table of the schemas and takes a
+// checkpoint, as pgbench does before a run: what the set-up wrote (thousands
+// of tasks created and submitted) is not left for autovacuum and the
+// checkpointer to work off during the measurements, which would weigh on
+// whichever side ran at the time.
+func (p *postgresSchemas) settle(ctx context.Context) error {
+	for _, name := range p.created {
+		rows, err := p.admin.QueryContext(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
+			WHERE table_schema = $1 AND table_type = 'BASE TABLE'`, name)
+		if err != nil {
+			return err
+		}
+		var tables []string
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return err
+			}
+			tables = append(tables, name+"."+t)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(tables) == 0 {
+			continue
+		}
+		if _, err := p.admin.ExecContext(ctx, "VACUUM (ANALYZE) "+strings.Join(tables, ", ")); err != nil {
+			return fmt.Errorf("vacuum %s: %w", name, err)
+		}
+	}
+	if _, err := p.admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
 func (p *postgresSchemas) dropAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
