@@ -246,11 +246,7 @@ func TestPostgresCloseSendsQueuedEvents(t *testing.T) {
 	onB, err := b.Subscribe(t.Context(), ports.EventFilter{})
 	require.NoError(t, err)
 
-	db, err := sql.Open("postgres", r.url)
-	require.NoError(t, err)
-	defer db.Close()
-	a, err := events.NewPostgres(db, r.url, zap.NewNop(), events.WithChannel(r.channel))
-	require.NoError(t, err)
+	a := r.start(t) // closed below, and again (a no-op) by the cleanup
 	const n = 60
 	require.Less(t, n, events.SubscriberBuffer)
 	for i := range n {
