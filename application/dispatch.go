@@ -88,20 +88,31 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, free)
+		// Each task is claimed with its attempt opened, in one transaction.
+		openings := make(map[string]attemptOpening, free)
+		tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, free, func(t *domain.Task) (ports.TaskChanges, error) {
+			o := d.newOpening(t)
+			out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
+				Attempt: t.Attempt(), At: d.deps.now(), Open: o.Opening}, d.deps.domainRules())
+			if err != nil {
+				return ports.TaskChanges{}, err
+			}
+			openings[t.ID()] = o
+			return ports.TaskChanges{SaveTask: out.Changed}, nil
+		})
 		if err != nil {
 			return claimed, err
 		}
 		for _, t := range tasks {
 			d.slots <- struct{}{}
 			d.wg.Add(1)
-			go func(t *domain.Task) {
+			go func(t *domain.Task, o attemptOpening) {
 				defer d.wg.Done()
 				var once sync.Once
 				free := func() { once.Do(d.release) }
 				defer free()
 				// Detached from shutdown: a started submission is finished.
-				running := d.submit(context.WithoutCancel(ctx), t, free)
+				running := d.submit(context.WithoutCancel(ctx), t, o, free)
 				// A supervised run keeps its slot until it ends; shutdown
 				// leaves it running (the next replica's reconciler reads
 				// its outcome).
@@ -109,7 +120,7 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 				case <-running:
 				case <-ctx.Done():
 				}
-			}(t)
+			}(t, openings[t.ID()])
 		}
 		claimed += len(tasks)
 		if len(tasks) < free {
@@ -130,47 +141,40 @@ func (d *Dispatcher) release() {
 // Wait blocks until every submission started so far has finished.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// submit opens the claimed task's attempt, hands it to content-creator and
-// records the answer. The slot guards content-creator's work, not the
-// service's: once content-creator answered, free gives it to the next task
-// while the answer is recorded — unless the run goes on, supervised here.
-// It returns a channel closed when that run has ended (closed at once for
-// a run not supervised here).
-func (d *Dispatcher) submit(ctx context.Context, claimed *domain.Task, free func()) <-chan struct{} {
-	log := d.deps.Log.With(zap.String("task_id", claimed.ID()), zap.Int("attempt", claimed.Attempt()))
-	token := d.deps.IDs.NewToken()
-	callbackURL := d.cfg.CallbackBaseURL + "/api/v1/content/callback/" + url.PathEscape(claimed.ID())
-	opening := domain.Opening{
-		ExternalRef: d.cfg.RefPrefix + domain.ExternalRefFor(claimed.ID(), claimed.Attempt()),
-		CallbackURL: callbackURL,
+// attemptOpening is what the dispatcher opens an attempt with: the token
+// goes to content-creator, only its hash is stored.
+type attemptOpening struct {
+	domain.Opening
+	token       string
+	callbackURL string
+}
+
+// newOpening prepares the attempt t opens next.
+func (d *Dispatcher) newOpening(t *domain.Task) attemptOpening {
+	o := attemptOpening{
+		token:       d.deps.IDs.NewToken(),
+		callbackURL: d.cfg.CallbackBaseURL + "/api/v1/content/callback/" + url.PathEscape(t.ID()),
 	}
+	o.ExternalRef = d.cfg.RefPrefix + domain.ExternalRefFor(t.ID(), t.Attempt())
+	o.CallbackURL = o.callbackURL
 	if d.cfg.Tokens {
-		opening.TokenHash = domain.HashToken(token)
+		o.TokenHash = domain.HashToken(o.token)
 	}
 	if !d.cfg.Callbacks {
-		opening.CallbackURL = ""
+		o.CallbackURL = ""
 	}
+	return o
+}
 
-	var task *domain.Task
-	err := d.deps.updateAt(ctx, claimed.ID(), claimed, func(t *domain.Task) (ports.TaskChanges, error) {
-		if t.LeaseOwner() != d.cfg.Owner || t.Attempt() != claimed.Attempt() {
-			return ports.TaskChanges{}, errLeaseLost
-		}
-		out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
-			Attempt: t.Attempt(), At: d.deps.now(), Open: opening}, d.deps.domainRules())
-		if err != nil {
-			return ports.TaskChanges{}, err
-		}
-		task = t
-		return ports.TaskChanges{SaveTask: out.Changed}, nil
-	})
-	if err != nil {
-		if !errors.Is(err, errLeaseLost) && !errors.Is(err, domain.ErrConflict) {
-			log.Warn("open attempt", zap.Error(err))
-		}
-		return closed
-	}
-
+// submit hands the task, claimed with its attempt opened, to
+// content-creator and records the answer. The slot guards content-creator's
+// work, not the service's: once content-creator answered, free gives it to
+// the next task while the answer is recorded — unless the run goes on,
+// supervised here. It returns a channel closed when that run has ended
+// (closed at once for a run not supervised here).
+func (d *Dispatcher) submit(ctx context.Context, task *domain.Task, opening attemptOpening, free func()) <-chan struct{} {
+	log := d.deps.Log.With(zap.String("task_id", task.ID()), zap.Int("attempt", task.Attempt()))
+	callbackURL, token := opening.callbackURL, opening.token
 	req := ports.SubmitRequest{
 		TaskID: task.ID(), Attempt: task.Attempt(), ExternalRef: opening.ExternalRef, Brief: task.Brief(),
 	}
@@ -233,5 +237,3 @@ var closed = func() <-chan struct{} {
 	close(c)
 	return c
 }()
-
-var errLeaseLost = errors.New("lease lost")

@@ -79,8 +79,11 @@ type TaskStore interface {
 	UpdateTaskAt(ctx context.Context, t *domain.Task, fn UpdateFunc) error
 	// ClaimDue leases up to limit pending tasks that are due and have no open
 	// attempt, highest priority then oldest first; concurrent claimers never
-	// get the same task.
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*domain.Task, error)
+	// get the same task. When open is not nil, each claimed task is also
+	// decided by it and written with its changes in the same transaction (the
+	// dispatcher opens the attempt there); a task open refuses stays leased
+	// and unchanged, and is not returned.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open UpdateFunc) ([]*domain.Task, error)
 	// FindStale returns active tasks not heard from since q.HeardBefore or past
 	// their deadline, and pending tasks whose open attempt's lease expired.
 	FindStale(ctx context.Context, q StaleQuery) ([]*domain.Task, error)

@@ -37,7 +37,7 @@ func TestClaimDue(t *testing.T) {
 		create(cancelled)
 		create(submitted(t, "task-submitted", base, priority(10)))
 
-		claimed, err := s.ClaimDue(ctx, "replica-a", now, time.Minute, 2)
+		claimed, err := s.ClaimDue(ctx, "replica-a", now, time.Minute, 2, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-p9", "task-old-p5"}, ids(claimed), "priority first, then oldest")
 		for _, tk := range claimed {
@@ -50,23 +50,67 @@ func TestClaimDue(t *testing.T) {
 		}
 
 		// Leased tasks are not claimed again while the lease lives.
-		claimed, err = s.ClaimDue(ctx, "replica-b", now.Add(30*time.Second), time.Minute, 10)
+		claimed, err = s.ClaimDue(ctx, "replica-b", now.Add(30*time.Second), time.Minute, 10, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-new-p5", "task-p1"}, ids(claimed))
-		claimed, err = s.ClaimDue(ctx, "replica-b", now.Add(30*time.Second), time.Minute, 10)
+		claimed, err = s.ClaimDue(ctx, "replica-b", now.Add(30*time.Second), time.Minute, 10, nil)
 		require.NoError(t, err)
 		require.Empty(t, claimed)
 
 		// Once the first leases expire (the claimer died before opening an
 		// attempt), those tasks are due again; the not-yet-due one too.
-		claimed, err = s.ClaimDue(ctx, "replica-c", now.Add(61*time.Second), time.Minute, 10)
+		claimed, err = s.ClaimDue(ctx, "replica-c", now.Add(61*time.Second), time.Minute, 10, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-not-due", "task-p9", "task-old-p5"}, ids(claimed))
 		require.EqualValues(t, 3, claimed[1].Version())
 
-		claimed, err = s.ClaimDue(ctx, "replica-c", now, time.Minute, 0)
+		claimed, err = s.ClaimDue(ctx, "replica-c", now, time.Minute, 0, nil)
 		require.NoError(t, err)
 		require.Empty(t, claimed)
+	})
+}
+
+// TestClaimDueOpens: with open, each claimed task is decided and written in
+// the claim's own transaction; a task open refuses stays leased, unchanged
+// and unreturned.
+func TestClaimDueOpens(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		now := base.Add(time.Hour).Truncate(time.Microsecond) // as stored
+		for _, id := range []string{"task-a", "task-refused", "task-b"} {
+			_, _, err := s.CreateTask(ctx, newTask(t, id, base), nil)
+			require.NoError(t, err)
+		}
+		claimed, err := s.ClaimDue(ctx, "replica-a", now, time.Minute, 10, func(tk *domain.Task) (ports.TaskChanges, error) {
+			if tk.ID() == "task-refused" {
+				return ports.TaskChanges{}, domain.ErrConflict
+			}
+			out, err := tk.Apply(openEv(now, "tok-"+tk.ID()), domain.Rules{TaskTimeout: time.Hour})
+			return ports.TaskChanges{SaveTask: out.Changed}, err
+		})
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"task-a", "task-b"}, ids(claimed))
+		for _, tk := range claimed {
+			require.True(t, tk.AttemptOpen())
+			require.EqualValues(t, 3, tk.Version(), "claimed, then opened")
+			stored, err := s.GetTask(ctx, tk.ID())
+			require.NoError(t, err)
+			require.Equal(t, tk.Snapshot(), stored.Snapshot(), "written as returned")
+		}
+		refused, err := s.GetTask(ctx, "task-refused")
+		require.NoError(t, err)
+		require.False(t, refused.AttemptOpen())
+		require.Equal(t, "replica-a", refused.LeaseOwner(), "leased until the lease ends")
+
+		// An error writing the changes rolls the whole claim back.
+		_, err = s.ClaimDue(ctx, "replica-b", now.Add(2*time.Minute), time.Minute, 10, func(tk *domain.Task) (ports.TaskChanges, error) {
+			return ports.TaskChanges{SaveTask: true, Content: &domain.Content{}}, nil
+		})
+		require.Error(t, err)
+		refused, err = s.GetTask(ctx, "task-refused")
+		require.NoError(t, err)
+		require.Equal(t, "replica-a", refused.LeaseOwner(), "nothing of the failed claim was written")
 	})
 }
 
@@ -101,7 +145,7 @@ func TestClaimDueConcurrentClaimersNeverShare(t *testing.T) {
 			owner := fmt.Sprintf("replica-%d", i)
 			wg.Go(func() {
 				for {
-					claimed, err := s.ClaimDue(ctx, owner, now, time.Hour, 7)
+					claimed, err := s.ClaimDue(ctx, owner, now, time.Hour, 7, nil)
 					if !assertNoError(t, err) || len(claimed) == 0 {
 						return
 					}

@@ -339,7 +339,7 @@ func sameAttempt(a, b domain.Attempt) bool {
 // without a live lease, highest priority then oldest first, and bumps their
 // version. On PostgreSQL, rows another claimer holds are skipped (SKIP
 // LOCKED); on SQLite the single writer serialises claimers.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*domain.Task, error) {
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open ports.UpdateFunc) ([]*domain.Task, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -352,7 +352,10 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 			LIMIT ?` + s.flavor.skipLocked + `)
 		RETURNING ` + taskSelect
 	nowCol := timeCol(now)
-	var tasks []*domain.Task
+	var (
+		tasks []*domain.Task
+		saved []savedTask
+	)
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
 		var rows []taskRow
 		if err := tx.SelectContext(ctx, &rows, tx.Rebind(query),
@@ -371,13 +374,42 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 			return a.ID < b.ID
 		})
 		var err error
-		tasks, err = withAttempts(ctx, tx, rows)
-		return err
+		if tasks, err = withAttempts(ctx, tx, rows); err != nil || open == nil {
+			return err
+		}
+		saved = saved[:0]
+		opened := tasks[:0]
+		for _, t := range tasks {
+			before, expected := t.Attempts(), t.Version()
+			changes, err := open(t)
+			if err != nil {
+				continue // leased, unchanged: claimed again when the lease ends
+			}
+			w := newWrite(t, expected, before, changes)
+			if err := s.apply(ctx, tx.Tx, w); err != nil {
+				return fmt.Errorf("claim due task %s: %w", t.ID(), err)
+			}
+			if w.task != nil {
+				saved = append(saved, savedTask{t, w.task.Version})
+			}
+			opened = append(opened, t)
+		}
+		tasks = opened
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	for _, st := range saved {
+		st.task.MarkSaved(st.version) // only once committed
+	}
 	return tasks, nil
+}
+
+// savedTask is a task written in a transaction, to mark saved at commit.
+type savedTask struct {
+	task    *domain.Task
+	version int64
 }
 
 // FindStale returns, with two queries whatever their number, the active
