@@ -88,45 +88,73 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		// Each task is claimed with its attempt opened, in one transaction.
-		openings := make(map[string]attemptOpening, free)
-		tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, free, func(t *domain.Task) (ports.TaskChanges, error) {
-			o := d.newOpening(t)
-			out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
-				Attempt: t.Attempt(), At: d.deps.now(), Open: o.Opening}, d.deps.domainRules())
-			if err != nil {
-				return ports.TaskChanges{}, err
-			}
-			openings[t.ID()] = o
-			return ports.TaskChanges{SaveTask: out.Changed}, nil
-		})
+		tasks, openings, err := d.claim(ctx, free)
 		if err != nil {
 			return claimed, err
 		}
 		for _, t := range tasks {
 			d.slots <- struct{}{}
-			d.wg.Add(1)
-			go func(t *domain.Task, o attemptOpening) {
-				defer d.wg.Done()
-				var once sync.Once
-				free := func() { once.Do(d.release) }
-				defer free()
-				// Detached from shutdown: a started submission is finished.
-				running := d.submit(context.WithoutCancel(ctx), t, o, free)
-				// A supervised run keeps its slot until it ends; shutdown
-				// leaves it running (the next replica's reconciler reads
-				// its outcome).
-				select {
-				case <-running:
-				case <-ctx.Done():
-				}
-			}(t, openings[t.ID()])
+			d.start(ctx, t, openings[t.ID()])
 		}
 		claimed += len(tasks)
 		if len(tasks) < free {
 			return claimed, nil
 		}
 	}
+}
+
+// claim leases up to n due tasks, each with its attempt opened in the same
+// transaction.
+func (d *Dispatcher) claim(ctx context.Context, n int) ([]*domain.Task, map[string]attemptOpening, error) {
+	openings := make(map[string]attemptOpening, n)
+	tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, n, func(t *domain.Task) (ports.TaskChanges, error) {
+		o := d.newOpening(t)
+		out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
+			Attempt: t.Attempt(), At: d.deps.now(), Open: o.Opening}, d.deps.domainRules())
+		if err != nil {
+			return ports.TaskChanges{}, err
+		}
+		openings[t.ID()] = o
+		return ports.TaskChanges{SaveTask: out.Changed}, nil
+	})
+	return tasks, openings, err
+}
+
+// start submits a claimed task in its own goroutine, on a slot the caller
+// holds for it. When content-creator is done with the task (it answered, or
+// the run supervised here ended), the slot goes straight to the next due
+// task, claimed there and then, rather than back through the loop.
+func (d *Dispatcher) start(ctx context.Context, t *domain.Task, o attemptOpening) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		var once sync.Once
+		free := func() { once.Do(func() { d.handOn(ctx) }) }
+		defer free()
+		// Detached from shutdown: a started submission is finished.
+		running := d.submit(context.WithoutCancel(ctx), t, o, free)
+		// A supervised run keeps its slot until it ends; shutdown leaves it
+		// running (the next replica's reconciler reads its outcome).
+		select {
+		case <-running:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// handOn gives a slot that is done to the next due task, or frees it.
+func (d *Dispatcher) handOn(ctx context.Context) {
+	if ctx.Err() == nil {
+		tasks, openings, err := d.claim(ctx, 1)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.deps.Log.Warn("dispatch due tasks", zap.Error(err))
+		case len(tasks) == 1:
+			d.start(ctx, tasks[0], openings[tasks[0].ID()])
+			return
+		}
+	}
+	d.release()
 }
 
 // release frees a submission slot and, when tasks were left waiting for one,
