@@ -56,6 +56,9 @@ func newCompletedDeliveries(perGen int, ttl time.Duration) *completedDeliveries 
 // lookup returns the remembered completed task when deliveryID is one of
 // its recorded deliveries and the entry has not expired at now.
 func (c *completedDeliveries) lookup(taskID, deliveryID string, now time.Time) (*domain.Task, bool) {
+	if deliveryID == "" { // none guessed: nothing to look up
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entry(taskID, now)

@@ -122,7 +122,7 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		}
 		// A re-send of a completed task's recorded delivery is answered from
 		// memory (completedDeliveries); anything else reads the database.
-		if remembered, ok := c.completed.lookup(in.TaskID, guess.id, in.ReceivedAt); ok && guess.id != "" {
+		if remembered, ok := c.completed.lookup(in.TaskID, guess.id, in.ReceivedAt); ok {
 			task, guess.seen = remembered, true
 			authenticate()
 			if authErr == nil {
