@@ -25,7 +25,6 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -92,40 +91,4 @@ func drainHTTP(ctx context.Context, srv interface {
 	default:
 		return err
 	}
-}
-
-// runLoops starts the loops at start (without blocking) and, at stop, ends
-// them and waits for them — for at most timeout: what is still running then
-// (a submission whose CLI is slow) is left to the reconciler.
-func runLoops(lc fx.Lifecycle, timeout time.Duration, log *zap.Logger, loops ...Loop) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			for _, l := range loops {
-				wg.Add(1)
-				go func() { defer wg.Done(); l.Run(ctx) }()
-			}
-			return nil
-		},
-		OnStop: func(stopCtx context.Context) error {
-			started := time.Now()
-			cancel()
-			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
-			bound := time.NewTimer(timeout)
-			defer bound.Stop()
-			select {
-			case <-done:
-				log.Info("drain: dispatcher and reconciler stopped; running content-creator children were left running for the next replica's reconciler",
-					zap.Duration("took", time.Since(started)))
-			case <-bound.C:
-				log.Warn("drain: background work still running after SHUTDOWN_TIMEOUT was left to the next replica's reconciler",
-					zap.Duration("took", time.Since(started)))
-			case <-stopCtx.Done():
-				log.Warn("drain: stop deadline reached before the background loops stopped", zap.Duration("took", time.Since(started)))
-			}
-			return nil
-		},
-	})
 }

@@ -2,23 +2,16 @@ package bootstrap
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -26,12 +19,10 @@ import (
 	"contenthub/adapters/creatorapi"
 	"contenthub/adapters/creatorexec"
 	"contenthub/adapters/events"
-	"contenthub/adapters/httpapi"
 	"contenthub/adapters/ids"
 	"contenthub/adapters/metrics"
 	"contenthub/adapters/signature"
 	"contenthub/adapters/sqlstore"
-	"contenthub/adapters/webui"
 	"contenthub/application"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -71,7 +62,7 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	}
 	// fx stops in reverse start order: listing the worker first means the
 	// HTTP server stops accepting (and finishes in-flight callbacks) before
-	// the loops stop.
+	// the background loops (BackgroundGroup) stop.
 	if role != RoleAPI {
 		opts = append(opts, WorkerModule)
 	}
@@ -178,7 +169,9 @@ func NewEventHub(lc fx.Lifecycle, cfg Config, store *sqlstore.Store, log *zap.Lo
 		return nil, fmt.Errorf("open event connection: %w", err)
 	}
 	db.SetMaxOpenConns(2)
-	channel, err := eventChannel(db)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	channel, err := events.SchemaChannel(ctx, db)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -190,23 +183,6 @@ func NewEventHub(lc fx.Lifecycle, cfg Config, store *sqlstore.Store, log *zap.Lo
 	}
 	lc.Append(fx.Hook{OnStop: func(context.Context) error { return errors.Join(hub.Close(), db.Close()) }})
 	return hub, nil
-}
-
-// eventChannel names the NOTIFY channel after the schema: channels are
-// database-wide, and deployments (or test runs) in separate schemas of one
-// database must not hear each other.
-func eventChannel(db *sql.DB) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var schema string
-	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return "", fmt.Errorf("read current schema: %w", err)
-	}
-	if schema == "public" {
-		return events.DefaultChannel, nil
-	}
-	sum := sha256.Sum256([]byte(schema))
-	return events.DefaultChannel + "_" + hex.EncodeToString(sum[:6]), nil
 }
 
 // NewRegistry is the Prometheus registry with Go and process collectors.
@@ -338,112 +314,15 @@ func findSimulator() (string, error) {
 	return "", fmt.Errorf("unset, and the bundled %s was found neither beside this binary nor on PATH (run `make build`)", SimulatorName)
 }
 
-// HTTPModule serves the API.
-var HTTPModule = fx.Module("http",
-	fx.Provide(
-		NewRouter,
-		NewHTTPServer,
-		fx.Annotate(dashboardRoutes, fx.ResultTags(`group:"routes"`)),
-	),
-	fx.Invoke(func(*HTTPServer) {}),
-)
-
-// dashboardRoutes serves the operator dashboard (§10) at /ui/.
-func dashboardRoutes(tasks *application.Tasks) func(r gin.IRouter, api gin.IRouter) {
-	return func(r gin.IRouter, api gin.IRouter) { webui.Register(r, api, tasks) }
-}
-
-// RouteExtras lets other modules add routes (fx value group "routes").
-type RouteExtras struct {
-	fx.In
-	Routes []func(r gin.IRouter, api gin.IRouter) `group:"routes"`
-}
-
-// NewRouter builds the Gin engine.
-func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, health ports.Health,
-	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, access AccessLogger,
-	extras RouteExtras) *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
-	if len(cfg.APITokens) == 0 {
-		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
-	}
-	metricsRoute := func(r gin.IRouter, _ gin.IRouter) {
-		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-	}
-	return httpapi.NewRouter(httpConfig(cfg), httpapi.Deps{
-		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger,
-		Events: hub, Metrics: m,
-		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
-	})
-}
-
-// httpConfig is the HTTP layer's share of the configuration.
-func httpConfig(cfg Config) httpapi.Config {
-	return httpapi.Config{
-		APITokens: cfg.APITokens, WebhookEnabled: cfg.WebhookEnabled, SignatureRequired: cfg.WebhookRequireSignature,
-		WebhookTimeout: cfg.WebhookTimeout, WebhookMaxBodyBytes: cfg.WebhookMaxBodyBytes,
-		ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
-		MaxConcurrentCallbacks: cfg.WebhookMaxConcurrent,
-	}
-}
-
-// HTTPServer is the service's listener; Addr tells where it listens once
-// started (useful with port 0).
-type HTTPServer struct {
-	srv      *http.Server
-	addr     atomic.Pointer[string]
-	inFlight atomic.Int64 // requests being served
-}
-
-// Addr returns the bound address, or "" before start.
-func (s *HTTPServer) Addr() string {
-	if p := s.addr.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
-// NewHTTPServer listens at start (so a taken port fails the start) and shuts
-// down gracefully at stop, finishing in-flight callbacks (see drain.go).
-func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHub, log *zap.Logger) *HTTPServer {
-	s := &HTTPServer{}
-	s.srv = httpapi.NewServer(cfg.HTTPAddr, httpConfig(cfg), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inFlight.Add(1)
-		defer s.inFlight.Add(-1)
-		handler.ServeHTTP(w, r)
-	}))
-	// Event streams never end on their own: close them when shutdown starts
-	// so in-flight callbacks, not idle streams, decide how long it takes.
-	s.srv.RegisterOnShutdown(func() { _ = hub.Close() })
-	lc.Append(fx.Hook{
-		OnStart: func(ctx context.Context) error {
-			ln, err := net.Listen("tcp", cfg.HTTPAddr)
-			if err != nil {
-				return &StartupError{
-					Problem: "cannot listen on HTTP_ADDR " + cfg.HTTPAddr, Err: err,
-					Fix: "stop the process that uses this address or set HTTP_ADDR to a free one",
-				}
-			}
-			addr := ln.Addr().String()
-			s.addr.Store(&addr)
-			log.Info("http server listening", zap.String("addr", addr))
-			go func() {
-				if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					log.Error("http server stopped", zap.Error(err))
-				}
-			}()
-			return nil
-		},
-		OnStop: func(ctx context.Context) error {
-			return drainHTTP(ctx, s.srv, s.inFlight.Load(), cfg.ShutdownTimeout, log)
-		},
-	})
-	return s
-}
-
-// WorkerModule runs the dispatcher and the reconciler in the background.
+// WorkerModule runs the background loops (BackgroundGroup): the dispatcher,
+// the reconciler, retention, and whatever other modules add to the group.
 var WorkerModule = fx.Module("worker",
-	fx.Provide(NewDispatcher, NewReconciler, NewRetention),
+	fx.Provide(
+		NewDispatcher, NewReconciler, NewRetention,
+		AsBackgroundLoop[*application.Dispatcher]("dispatcher"),
+		AsBackgroundLoop[*application.Reconciler]("reconciler"),
+		AsBackgroundLoop[*application.Retention]("retention"),
+	),
 	fx.Invoke(RunBackground),
 )
 
@@ -483,14 +362,4 @@ func NewReconciler(cfg Config, deps application.Deps, creator ports.ContentCreat
 		Interval: cfg.PollInterval, Grace: cfg.CallbackGrace, Concurrency: cfg.CreatorMaxConcurrency,
 		StartupGrace: cfg.CreatorStatusTimeout,
 	})
-}
-
-// Loop is a background loop that runs until its context ends.
-type Loop interface{ Run(ctx context.Context) }
-
-// RunBackground starts the loops at start (without blocking) and stops and
-// waits for them, for at most SHUTDOWN_TIMEOUT, at stop.
-func RunBackground(lc fx.Lifecycle, cfg Config, log *zap.Logger, d *application.Dispatcher, r *application.Reconciler,
-	retention *application.Retention) {
-	runLoops(lc, cfg.ShutdownTimeout, log, d, r, retention)
 }
