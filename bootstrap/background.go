@@ -63,16 +63,16 @@ type BackgroundLoops struct {
 	Loops []BackgroundLoop `group:"background"`
 }
 
-// RunBackground starts the group's loops at start (without blocking) and
+// runBackground starts the group's loops at start (without blocking) and
 // stops and waits for them, for at most SHUTDOWN_TIMEOUT, at stop.
-func RunBackground(lc fx.Lifecycle, cfg Config, log *zap.Logger, in BackgroundLoops) {
-	runLoops(lc, cfg.ShutdownTimeout, log, in.Loops...)
+func runBackground(lc fx.Lifecycle, cfg Config, log *zap.Logger, started *startState, in BackgroundLoops) {
+	runLoops(lc, cfg.ShutdownTimeout, log, started, in.Loops...)
 }
 
 // runLoops starts the loops at start (without blocking) and, at stop, ends
 // them and waits for them — for at most timeout: what is still running then
 // (a submission whose CLI is slow) is left to the reconciler.
-func runLoops(lc fx.Lifecycle, timeout time.Duration, log *zap.Logger, loops ...BackgroundLoop) {
+func runLoops(lc fx.Lifecycle, timeout time.Duration, log *zap.Logger, started *startState, loops ...BackgroundLoop) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	names := make([]string, len(loops))
@@ -99,6 +99,12 @@ func runLoops(lc fx.Lifecycle, timeout time.Duration, log *zap.Logger, loops ...
 			}
 			select {
 			case <-done:
+				if !started.Started() {
+					// A start that failed after the loops started: they ran
+					// for an instant, and left nothing running.
+					log.Debug("background loops stopped after a failed start", fields()...)
+					return nil
+				}
 				log.Info("drain: dispatcher and reconciler stopped; running content-creator children were left running for the next replica's reconciler",
 					fields()...)
 			case <-bound.C:

@@ -84,9 +84,50 @@ func (s *HTTPServer) Addr() string {
 	return ""
 }
 
-// NewHTTPServer listens at start (so a taken port fails the start) and shuts
-// down gracefully at stop, finishing in-flight callbacks (see drain.go).
-func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHub, log *zap.Logger) *HTTPServer {
+// ListenModule binds HTTP_ADDR. App places it before the database is
+// migrated and before any loop starts: a taken port then fails the start
+// before it has done, or announced, anything. Connections that arrive in
+// the meantime wait in the listen backlog until the server serves them.
+var ListenModule = fx.Module("listen",
+	fx.Provide(newHTTPListener),
+	fx.Invoke(func(*httpListener) {}),
+)
+
+// httpListener is HTTP_ADDR, bound at start and handed to the HTTP server.
+type httpListener struct {
+	ln     net.Listener
+	served bool // the server owns ln and closes it at shutdown
+}
+
+func newHTTPListener(lc fx.Lifecycle, cfg Config) *httpListener {
+	l := &httpListener{}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.HTTPAddr)
+			if err != nil {
+				return &StartupError{
+					Problem: "cannot listen on HTTP_ADDR " + cfg.HTTPAddr, Err: err,
+					Fix: "stop the process that uses this address or set HTTP_ADDR to a free one",
+				}
+			}
+			l.ln = ln
+			return nil
+		},
+		// A start that fails between the bind and the server's own start
+		// releases the address here.
+		OnStop: func(context.Context) error {
+			if l.served {
+				return nil
+			}
+			return l.ln.Close()
+		},
+	})
+	return l
+}
+
+// NewHTTPServer serves on the listener ListenModule bound and shuts down
+// gracefully at stop, finishing in-flight callbacks (see drain.go).
+func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHub, ln *httpListener, log *zap.Logger) *HTTPServer {
 	s := &HTTPServer{}
 	s.srv = httpapi.NewServer(cfg.HTTPAddr, httpConfig(cfg), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inFlight.Add(1)
@@ -98,18 +139,12 @@ func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHu
 	s.srv.RegisterOnShutdown(func() { _ = hub.Close() })
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			ln, err := net.Listen("tcp", cfg.HTTPAddr)
-			if err != nil {
-				return &StartupError{
-					Problem: "cannot listen on HTTP_ADDR " + cfg.HTTPAddr, Err: err,
-					Fix: "stop the process that uses this address or set HTTP_ADDR to a free one",
-				}
-			}
-			addr := ln.Addr().String()
+			addr := ln.ln.Addr().String()
 			s.addr.Store(&addr)
+			ln.served = true
 			log.Info("http server listening", zap.String("addr", addr))
 			go func() {
-				if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				if err := s.srv.Serve(ln.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", zap.Error(err))
 				}
 			}()

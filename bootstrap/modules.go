@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,14 +53,20 @@ const SimulatorName = "content-creator-sim"
 // App is the whole service for a role, as one fx graph.
 func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	opts := []fx.Option{
-		fx.Supply(cfg, role),
+		fx.Supply(cfg, role, &startState{}),
 		fx.Provide(NewLogger),
 		fx.WithLogger(fxLogger),
 		fx.Invoke(registerLogMetrics),
+		// Start hooks run in this order. The database is opened first, so
+		// that it is closed even when a later hook fails; the HTTP address
+		// is bound before the database is migrated, so that a taken port
+		// fails the start before it has changed or announced anything.
 		StorageModule,
-		CoreModule,
-		CreatorModule,
 	}
+	if role != RoleWorker {
+		opts = append(opts, ListenModule)
+	}
+	opts = append(opts, MigrationModule, CoreModule, CreatorModule)
 	// fx stops in reverse start order: listing the worker first means the
 	// HTTP server stops accepting (and finishes in-flight callbacks) before
 	// the background loops (BackgroundGroup) stop.
@@ -69,23 +76,33 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	if role != RoleWorker {
 		opts = append(opts, HTTPModule)
 	}
-	// Last, so it runs after every other start hook, and the signal is
-	// logged before every other stop hook.
-	opts = append(opts, fx.Invoke(announceStart), fx.Invoke(logSignals))
-	return fx.Options(append(opts, extra...)...)
+	// Last (after the caller's extra options too), so it runs after every
+	// other start hook, and the signal is logged before every other stop
+	// hook.
+	opts = append(opts, extra...)
+	return fx.Options(append(opts, fx.Invoke(announceStart), fx.Invoke(logSignals))...)
 }
+
+// startState records whether every start hook ran. Stop hooks run on a
+// failed start too (for the hooks that had started), and must not then
+// describe the drain of a service that never ran.
+type startState struct{ done atomic.Bool }
+
+// Started reports whether the service started.
+func (s *startState) Started() bool { return s.done.Load() }
 
 // announceStart logs once everything has started; operators (and tests)
 // wait for this line.
-func announceStart(lc fx.Lifecycle, role Role, log *zap.Logger) {
+func announceStart(lc fx.Lifecycle, role Role, started *startState, log *zap.Logger) {
 	lc.Append(fx.Hook{OnStart: func(context.Context) error {
+		started.done.Store(true)
 		log.Info("contenthub started", zap.String("role", string(role)))
 		return nil
 	}})
 }
 
-// StorageModule opens the database, migrates it when AUTO_MIGRATE is on and
-// closes it at stop.
+// StorageModule opens the database (at once, see App) and closes it at
+// stop.
 var StorageModule = fx.Module("storage",
 	fx.Provide(
 		NewStore,
@@ -93,10 +110,11 @@ var StorageModule = fx.Module("storage",
 		func(s *sqlstore.Store) ports.TaskRetention { return s },
 		fx.Annotate(storeCheck, fx.ResultTags(`group:"readiness"`)),
 	),
+	fx.Invoke(func(*sqlstore.Store) {}),
 )
 
 // NewStore opens the configured database and ties it to the lifecycle.
-func NewStore(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*sqlstore.Store, error) {
+func NewStore(lc fx.Lifecycle, cfg Config, started *startState, log *zap.Logger) (*sqlstore.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	store, err := sqlstore.Open(ctx, cfg.DatabaseURL)
@@ -104,25 +122,35 @@ func NewStore(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*sqlstore.Store, er
 		return nil, databaseError(cfg.DatabaseURL, err)
 	}
 	lc.Append(fx.Hook{
-		OnStart: func(ctx context.Context) error {
-			if !cfg.AutoMigrate {
-				return nil
-			}
-			if err := store.MigrateUp(ctx); err != nil {
-				return err
-			}
-			log.Info("database migrated", zap.String("dialect", string(store.Dialect())))
-			return nil
-		},
 		OnStop: func(context.Context) error {
 			if err := store.Close(); err != nil {
 				return err
+			}
+			if !started.Started() {
+				log.Debug("database closed after a failed start")
+				return nil
 			}
 			log.Info("drain: database closed")
 			return nil
 		},
 	})
 	return store, nil
+}
+
+// MigrationModule migrates the database at start when AUTO_MIGRATE is on.
+var MigrationModule = fx.Module("migration", fx.Invoke(migrateAtStart))
+
+func migrateAtStart(lc fx.Lifecycle, cfg Config, store *sqlstore.Store, log *zap.Logger) {
+	if !cfg.AutoMigrate {
+		return
+	}
+	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		if err := store.MigrateUp(ctx); err != nil {
+			return err
+		}
+		log.Info("database migrated", zap.String("dialect", string(store.Dialect())))
+		return nil
+	}})
 }
 
 // CoreModule provides the use cases and the small adapters they share.
@@ -323,7 +351,7 @@ var WorkerModule = fx.Module("worker",
 		AsBackgroundLoop[*application.Reconciler]("reconciler"),
 		AsBackgroundLoop[*application.Retention]("retention"),
 	),
-	fx.Invoke(RunBackground),
+	fx.Invoke(runBackground),
 )
 
 // NewRetention builds the periodic purge of finished tasks (RETENTION; off

@@ -23,19 +23,27 @@ import (
 // stderr lines and how long it took.
 func startupFailure(t *testing.T, binary, dir string, env ...string) (int, []string, time.Duration) {
 	t.Helper()
+	code, lines, _, took := startupFailureLog(t, binary, dir, env...)
+	return code, lines, took
+}
+
+// startupFailureLog is startupFailure that also returns the log (standard
+// output).
+func startupFailureLog(t *testing.T, binary, dir string, env ...string) (int, []string, string, time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "serve")
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	started := time.Now()
 	err := cmd.Run()
 	took := time.Since(started)
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "the service must not start; stderr:\n%s", stderr.String())
-	return exit.ExitCode(), strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n"), took
+	return exit.ExitCode(), strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n"), stdout.String(), took
 }
 
 // TestStartupFailuresAreOneLine: each start-up failure an operator meets
@@ -48,12 +56,25 @@ func TestStartupFailuresAreOneLine(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		defer ln.Close()
-		code, lines, _ := startupFailure(t, binary, t.TempDir(), "HTTP_ADDR="+ln.Addr().String())
+		dir := t.TempDir()
+		code, lines, log, _ := startupFailureLog(t, binary, dir, "HTTP_ADDR="+ln.Addr().String())
 		require.NotZero(t, code)
 		require.Len(t, lines, 1, "%q", lines)
 		require.Contains(t, lines[0], "cannot listen on HTTP_ADDR "+ln.Addr().String())
 		require.Contains(t, lines[0], "address already in use")
 		require.Contains(t, lines[0], "set HTTP_ADDR to a free one")
+		// The log tells of nothing that did not happen: the port is taken
+		// before the database is migrated or a loop runs, so nothing is
+		// migrated, drained or left running.
+		for _, claim := range []string{"database migrated", "left running", "drain:", "contenthub started", "http server listening"} {
+			require.NotContains(t, log, claim, "the failed start's log:\n%s", log)
+		}
+		status := exec.Command(binary, "migrate", "status")
+		status.Dir, status.Env = dir, []string{"PATH=/usr/bin:/bin"}
+		out, err := status.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.NotRegexp(t, `(?m)^applied`, string(out), "the failed start migrated the database")
+		require.Contains(t, string(out), "pending", "migrate status lists the migrations")
 	})
 
 	t.Run("PostgreSQL unreachable", func(t *testing.T) {
