@@ -62,7 +62,7 @@ func NewCallbacks(deps Deps, verifier ports.CallbackVerifier) *Callbacks {
 // domain.ErrNotFound (404), ports.ErrCredentialMissing (403),
 // ports.ErrCredentialInvalid (401), ErrUnavailable (503).
 func (c *Callbacks) Handle(ctx context.Context, in CallbackInput) (CallbackResult, error) {
-	started := time.Now()
+	started := c.deps.Clock.Now()
 	res, err := c.handle(ctx, in)
 	outcome := string(res.Disposition)
 	if err != nil {
@@ -72,7 +72,7 @@ func (c *Callbacks) Handle(ctx context.Context, in CallbackInput) (CallbackResul
 	if event == "" {
 		event = "unknown"
 	}
-	c.deps.Metrics.CallbackHandled(event, outcome, time.Since(started))
+	c.deps.Metrics.CallbackHandled(event, outcome, c.deps.Clock.Now().Sub(started))
 	return res, err
 }
 

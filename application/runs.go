@@ -17,19 +17,21 @@ import (
 type Runs struct {
 	deps   Deps
 	wakeup *Wakeup
-	// retryDelays are the waits between tries when storage is unavailable;
-	// after the last the reconciler's polling is left to find the outcome.
-	retryDelays []time.Duration
 }
+
+// storageRetry spaces the tries while storage is unavailable, without
+// jitter (Delay's fixed half): 1 s, 2 s, 4 s, 8 s, 16 s. After the last of
+// storageRetries the reconciler's polling is left to find the outcome.
+var storageRetry = domain.Backoff{Base: 2 * time.Second, Max: 32 * time.Second}
+
+const storageRetries = 5
 
 var _ ports.RunObserver = (*Runs)(nil)
 
 // NewRuns builds the run-outcome use case; wakeup is told when a failed run
 // leaves a retry due.
 func NewRuns(deps Deps, wakeup *Wakeup) *Runs {
-	return &Runs{deps: deps, wakeup: wakeup, retryDelays: []time.Duration{
-		time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
-	}}
+	return &Runs{deps: deps, wakeup: wakeup}
 }
 
 // RunEnded applies a run's outcome. It retries while storage is unavailable;
@@ -67,12 +69,12 @@ func (u *Runs) RunEnded(ctx context.Context, o ports.RunOutcome) {
 		case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrConflict):
 			log.Warn("run outcome not applicable", zap.Error(err))
 			return
-		case try == len(u.retryDelays) || ctx.Err() != nil:
+		case try == storageRetries || ctx.Err() != nil:
 			log.Warn("run outcome not recorded; polling will find it", zap.Error(err))
 			return
 		}
 		select {
-		case <-time.After(u.retryDelays[try]):
+		case <-time.After(storageRetry.Delay(try+1, 0)):
 		case <-ctx.Done():
 		}
 	}
