@@ -93,128 +93,203 @@ func callbackErrorOutcome(err error) string {
 }
 
 func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResult, error) {
+	early, res, duplicate := c.answerResend(ctx, in)
+	if duplicate {
+		return res, nil
+	}
+	return c.settle(ctx, in, early)
+}
+
+// taskRead is a delivery's task as read, and the delivery authenticated
+// against it (when it was read).
+type taskRead struct {
+	task    *domain.Task
+	err     error // reading the task
+	auth    ports.Authentication
+	authErr error
+}
+
+// readTask reads the task, and whether deliveryID ("": none) is recorded for
+// it, in one read; then authenticates the delivery against the task read.
+func (c *Callbacks) readTask(ctx context.Context, in CallbackInput, deliveryID string) (taskRead, bool) {
+	task, seen, err := c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, deliveryID)
+	if err != nil {
+		return taskRead{err: err}, false
+	}
+	auth, authErr := c.authenticate(in, task)
+	return taskRead{task: task, auth: auth, authErr: authErr}, seen
+}
+
+func (c *Callbacks) authenticate(in CallbackInput, task *domain.Task) (ports.Authentication, error) {
+	return c.verifier.Verify(ports.CallbackRequest{
+		TaskID: in.TaskID, Token: in.Token, Header: in.Header, Body: in.Body, ReceivedAt: in.ReceivedAt,
+	}, task.Attempts())
+}
+
+// earlyRead is what the early duplicate check looked up without being able
+// to answer, handed to settle so that nothing is read twice.
+type earlyRead struct {
+	taskRead
+	read    bool         // the task was read: taskRead holds the answer
+	checked seenDelivery // a delivery id looked up and not found
+}
+
+// answerResend answers a delivery already recorded from the cheapest exact
+// check, before the body is decoded: its event and taskId read without
+// decoding the rest (peekCallback), the task (to authenticate the request)
+// and the delivery id, in one read. What it cannot answer it hands to
+// settle, with what it looked up.
+func (c *Callbacks) answerResend(ctx context.Context, in CallbackInput) (earlyRead, CallbackResult, bool) {
+	peeked, ok := peekCallback(in.Body)
+	if !ok || !domain.ValidTaskID(in.TaskID) {
+		return earlyRead{}, CallbackResult{}, false
+	}
+	guess := guessDelivery(in, peeked)
+	if res, ok := c.answerRemembered(ctx, in, peeked, guess); ok {
+		return earlyRead{}, res, true
+	}
+	r, seen := c.readTask(ctx, in, guess.id)
+	early := earlyRead{taskRead: r, read: true}
+	if r.err != nil || r.authErr != nil {
+		return early, CallbackResult{}, false
+	}
+	guess.seen = seen
+	dup, seen := c.seenBefore(ctx, in, r.task, r.auth, peeked, guess)
+	if !seen {
+		early.checked = dup
+		return early, CallbackResult{}, false
+	}
+	c.completed.remember(r.task, dup.deliveryID, in.ReceivedAt)
+	return early, duplicateResult(in.TaskID, r.task, dup, r.auth), true
+}
+
+// guessDelivery is the delivery id of the attempt the body names, when it
+// names one the usual way (ExternalRefFor), to look up with the task.
+func guessDelivery(in CallbackInput, p peekedCallback) deliveryGuess {
+	n, ok := domain.AttemptOfRef(in.TaskID, p.TaskID)
+	if !ok || in.Header.Get(webhookIDHeader) != "" {
+		return deliveryGuess{}
+	}
+	return deliveryGuess{attempt: n, id: domain.DeliveryID("", in.TaskID, n, p.Event, in.Body)}
+}
+
+// answerRemembered answers a re-send of a completed task's recorded delivery
+// from memory (completedDeliveries), authenticated against the task
+// remembered; anything else is left to the database.
+func (c *Callbacks) answerRemembered(ctx context.Context, in CallbackInput, p peekedCallback, guess deliveryGuess) (CallbackResult, bool) {
+	task, ok := c.completed.lookup(in.TaskID, guess.id, in.ReceivedAt)
+	if !ok {
+		return CallbackResult{}, false
+	}
+	auth, err := c.authenticate(in, task)
+	if err != nil {
+		return CallbackResult{}, false // read and decided again
+	}
+	guess.seen = true
+	dup, seen := c.seenBefore(ctx, in, task, auth, p, guess)
+	if !seen {
+		return CallbackResult{}, false
+	}
+	return duplicateResult(in.TaskID, task, dup, auth), true
+}
+
+// admitted is a delivery that passed steps 1–4 of §3.
+type admitted struct {
+	task    *domain.Task
+	auth    ports.Authentication
+	payload CallbackPayload
+	attempt int
+}
+
+// settle takes a delivery the early check did not answer through §3 in
+// order, with what that check looked up (early).
+func (c *Callbacks) settle(ctx context.Context, in CallbackInput, early earlyRead) (CallbackResult, error) {
+	a, res, err := c.admit(ctx, in, early)
+	if err != nil {
+		return res, err
+	}
+	deliveryID, seen, err := c.lookUpDelivery(ctx, in, a, early.checked)
+	if err != nil {
+		return res, err
+	}
+	if seen {
+		res.Disposition = CallbackDuplicate
+		return res, nil
+	}
+	return c.apply(ctx, in, a, deliveryID, res)
+}
+
+// admit takes steps 1–4 of §3. The result carries what was learnt before a
+// refusal.
+func (c *Callbacks) admit(ctx context.Context, in CallbackInput, early earlyRead) (admitted, CallbackResult, error) {
 	res := CallbackResult{TaskID: in.TaskID}
-
-	// A delivery already recorded is answered from the cheapest exact check,
-	// before the body is decoded: its event and taskId read without decoding
-	// the rest (peekCallback), the task (to authenticate the request) and the
-	// delivery id, in one read. Whatever it cannot answer takes the order of
-	// §3 below, with what was looked up kept.
-	var (
-		task    *domain.Task
-		loadErr error
-		loaded  bool
-		auth    ports.Authentication
-		authErr error
-		checked seenDelivery // a delivery id looked up and not found
-	)
-	authenticate := func() {
-		auth, authErr = c.verifier.Verify(ports.CallbackRequest{
-			TaskID: in.TaskID, Token: in.Token, Header: in.Header, Body: in.Body, ReceivedAt: in.ReceivedAt,
-		}, task.Attempts())
-	}
-	if peeked, ok := peekCallback(in.Body); ok && domain.ValidTaskID(in.TaskID) {
-		// The delivery id of the attempt the body names, when it names one
-		// the usual way (ExternalRefFor), is looked up in the task's read.
-		var guess deliveryGuess
-		if n, ok := domain.AttemptOfRef(in.TaskID, peeked.TaskID); ok && in.Header.Get(webhookIDHeader) == "" {
-			guess.attempt, guess.id = n, domain.DeliveryID("", in.TaskID, n, peeked.Event, in.Body)
-		}
-		// A re-send of a completed task's recorded delivery is answered from
-		// memory (completedDeliveries); anything else reads the database.
-		if remembered, ok := c.completed.lookup(in.TaskID, guess.id, in.ReceivedAt); ok {
-			task, guess.seen = remembered, true
-			authenticate()
-			if authErr == nil {
-				if dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess); seen {
-					return duplicateResult(res, task, dup, auth), nil
-				}
-			}
-			auth, authErr = ports.Authentication{}, nil // read and decided again below
-		}
-		task, guess.seen, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
-		loaded = true
-		if loadErr == nil {
-			authenticate()
-			if authErr == nil {
-				dup, seen := c.seenBefore(ctx, in, task, auth, peeked, guess)
-				if seen {
-					c.completed.remember(task, dup.deliveryID, in.ReceivedAt)
-					return duplicateResult(res, task, dup, auth), nil
-				}
-				checked = dup
-			}
-		}
-	}
-
 	// 1. The body is decoded once; not being a JSON object is answered first.
 	payload, decodeErr := DecodeCallback(in.Body)
 	var pe *PayloadError
 	if errors.As(decodeErr, &pe) && pe.Code == "invalid_json" {
-		return res, decodeErr
+		return admitted{}, res, decodeErr
 	}
-	// 2. The task.
+	// 2. The task, unless the early check read it.
 	if !domain.ValidTaskID(in.TaskID) {
-		return res, fmt.Errorf("task %q: %w", in.TaskID, domain.ErrNotFound)
+		return admitted{}, res, fmt.Errorf("task %q: %w", in.TaskID, domain.ErrNotFound)
 	}
-	if !loaded {
-		if task, _, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, ""); loadErr == nil {
-			authenticate()
-		}
+	r := early.taskRead
+	if !early.read {
+		r, _ = c.readTask(ctx, in, "")
 	}
-	if errors.Is(loadErr, domain.ErrNotFound) {
-		return res, loadErr
+	if errors.Is(r.err, domain.ErrNotFound) {
+		return admitted{}, res, r.err
 	}
-	if loadErr != nil {
-		return res, unavailable("load task", loadErr)
+	if r.err != nil {
+		return admitted{}, res, unavailable("load task", r.err)
 	}
-	res.Status = task.Status()
+	res.Status = r.task.Status()
 	// 3. Authentication.
-	if authErr != nil {
-		c.recordRejected(ctx, in, 0, "", "", authErr)
-		return res, authErr
+	if r.authErr != nil {
+		c.recordRejected(ctx, in, 0, "", "", r.authErr)
+		return admitted{}, res, r.authErr
 	}
-	res.Scheme = auth.Scheme
+	res.Scheme = r.auth.Scheme
 	// 4. The payload.
 	if decodeErr != nil {
-		c.recordRejected(ctx, in, auth.Attempt, "", auth.Scheme, decodeErr)
-		return res, decodeErr
+		c.recordRejected(ctx, in, r.auth.Attempt, "", r.auth.Scheme, decodeErr)
+		return admitted{}, res, decodeErr
 	}
 	res.Event = payload.Event
-	attempt, err := attemptOf(task, auth, payload.TaskID)
+	attempt, err := attemptOf(r.task, r.auth, payload.TaskID)
 	if err != nil {
-		c.recordRejected(ctx, in, auth.Attempt, payload.Event, auth.Scheme, err)
-		return res, err
+		c.recordRejected(ctx, in, r.auth.Attempt, payload.Event, r.auth.Scheme, err)
+		return admitted{}, res, err
 	}
 	res.Attempt = attempt
-	c.observeDelay(in.ReceivedAt, auth.SentAt, payload.Timestamp)
+	c.observeDelay(in.ReceivedAt, r.auth.SentAt, payload.Timestamp)
+	return admitted{task: r.task, auth: r.auth, payload: payload, attempt: attempt}, res, nil
+}
 
-	// 5. Deduplication, unless that very id was just looked up (the same
-	// attempt and event: the same id, not hashed again).
-	deliveryID := checked.deliveryID
-	if deliveryID == "" || auth.WebhookID != "" || checked.attempt != attempt || checked.event != payload.Event {
-		deliveryID = domain.DeliveryID(auth.WebhookID, task.ID(), attempt, payload.Event, in.Body)
-		checked = seenDelivery{}
+// lookUpDelivery is step 5: the delivery's id and whether it is recorded —
+// not asked again when the early check just looked that very id up (the
+// same attempt and event: the same id) and did not find it.
+func (c *Callbacks) lookUpDelivery(ctx context.Context, in CallbackInput, a admitted, checked seenDelivery) (string, bool, error) {
+	if checked.deliveryID != "" && a.auth.WebhookID == "" && checked.attempt == a.attempt && checked.event == a.payload.Event {
+		return checked.deliveryID, false, nil
 	}
-	if checked.deliveryID == "" {
-		seen, err := c.deps.Store.HasDelivery(ctx, task.ID(), deliveryID)
-		if err != nil {
-			return res, unavailable("check delivery", err)
-		}
-		if seen {
-			res.Disposition = CallbackDuplicate
-			return res, nil
-		}
+	deliveryID := domain.DeliveryID(a.auth.WebhookID, a.task.ID(), a.attempt, a.payload.Event, in.Body)
+	seen, err := c.deps.Store.HasDelivery(ctx, a.task.ID(), deliveryID)
+	if err != nil {
+		return "", false, unavailable("check delivery", err)
 	}
+	return deliveryID, seen, nil
+}
 
-	// 6. The change, decided on the task as read and written if it is still
-	// so (read again under lock otherwise).
-	ev := eventFromPayload(payload, attempt, in.ReceivedAt, c.deps.IDs)
-	out, applied, err := c.deps.applyEventOn(ctx, task.ID(), task, ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
+// apply is step 6: the change, decided on the task as read and written if it
+// is still so (read again under lock otherwise), with its delivery record.
+func (c *Callbacks) apply(ctx context.Context, in CallbackInput, a admitted, deliveryID string, res CallbackResult) (CallbackResult, error) {
+	ev := eventFromPayload(a.payload, a.attempt, in.ReceivedAt, c.deps.IDs)
+	out, applied, err := c.deps.applyEventOn(ctx, a.task.ID(), a.task, ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
 		return &domain.Delivery{
-			TaskID: t.ID(), Attempt: attempt, Event: payload.Event, DeliveryID: deliveryID,
-			Scheme: auth.Scheme, Outcome: deliveryOutcome(o), Reason: o.Reason, HTTPStatus: httpStatusFor(o),
-			RequestID: in.RequestID, ReceivedAt: in.ReceivedAt, SentAt: sentAt(auth.SentAt, payload.Timestamp),
+			TaskID: t.ID(), Attempt: a.attempt, Event: a.payload.Event, DeliveryID: deliveryID,
+			Scheme: a.auth.Scheme, Outcome: deliveryOutcome(o), Reason: o.Reason, HTTPStatus: httpStatusFor(o),
+			RequestID: in.RequestID, ReceivedAt: in.ReceivedAt, SentAt: sentAt(a.auth.SentAt, a.payload.Timestamp),
 		}
 	})
 	switch {
@@ -225,27 +300,32 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		return res, unavailable("apply callback", err)
 	}
 	res.Status = applied.Status()
-	if auth.WebhookID == "" {
+	if a.auth.WebhookID == "" {
 		c.completed.remember(applied, deliveryID, in.ReceivedAt)
 	}
-	switch {
-	case out.InvalidResult:
-		res.Disposition = CallbackInvalidResult
-	case out.Changed:
-		res.Disposition = CallbackApplied
-	case out.Duplicate:
-		// Another source (the process exit, a poll) told this outcome first.
-		res.Disposition, res.Reason = CallbackDuplicate, out.Reason
-	default:
-		res.Disposition, res.Reason = CallbackIgnored, out.Reason
-	}
+	res.Disposition, res.Reason = dispositionOf(out)
 	return res, nil
 }
 
-func duplicateResult(res CallbackResult, task *domain.Task, dup seenDelivery, auth ports.Authentication) CallbackResult {
-	res.Status = task.Status()
-	res.Disposition, res.Event, res.Attempt, res.Scheme = CallbackDuplicate, dup.event, dup.attempt, auth.Scheme
-	return res
+func dispositionOf(out domain.Outcome) (CallbackDisposition, string) {
+	switch {
+	case out.InvalidResult:
+		return CallbackInvalidResult, ""
+	case out.Changed:
+		return CallbackApplied, ""
+	case out.Duplicate:
+		// Another source (the process exit, a poll) told this outcome first.
+		return CallbackDuplicate, out.Reason
+	default:
+		return CallbackIgnored, out.Reason
+	}
+}
+
+func duplicateResult(taskID string, task *domain.Task, dup seenDelivery, auth ports.Authentication) CallbackResult {
+	return CallbackResult{
+		Disposition: CallbackDuplicate, TaskID: taskID, Status: task.Status(),
+		Event: dup.event, Attempt: dup.attempt, Scheme: auth.Scheme,
+	}
 }
 
 // webhookIDHeader carries scheme c's delivery id (Standard Webhooks).
