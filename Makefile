@@ -9,10 +9,10 @@ FUZZ_TARGETS := \
 	./adapters/signature:FuzzParseStandardSignatures \
 	./adapters/signature:FuzzCanonicalize \
 	./adapters/signature:FuzzVerify \
-	./application:FuzzDecodeCallback \
-	./application:FuzzDecodeCallbackMatchesEncodingJSON \
-	./application:FuzzPeekCallback \
-	./application:FuzzValidJSONMatchesEncodingJSON \
+	./adapters/httpapi:FuzzDecodeCallback \
+	./adapters/httpapi:FuzzDecodeCallbackMatchesEncodingJSON \
+	./adapters/httpapi:FuzzPeekCallback \
+	./adapters/httpapi:FuzzValidJSONMatchesEncodingJSON \
 	./domain:FuzzDescribeArticle \
 	./adapters/httpapi:FuzzCallbackEndpoint
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,12 +14,19 @@ import (
 
 // CallbackInput is one delivery as received.
 type CallbackInput struct {
-	TaskID     string
-	Token      string
-	Header     http.Header
-	Body       []byte // valid while Handle runs: the caller may reuse it after
+	TaskID string
+	Token  string // the callback URL's token, "" when absent
+	// Header holds the request's headers, keys in canonical form (as
+	// net/http's Header keeps them), for authentication.
+	Header map[string][]string
+	// Body is the raw body, for authentication and the delivery id; valid
+	// while Handle runs: the caller may reuse it after.
+	Body       []byte
 	ReceivedAt time.Time
 	RequestID  string
+	// Wire reads Body and numbers the answers in the terms of the channel
+	// the delivery came by.
+	Wire CallbackWire
 }
 
 // CallbackDisposition is how a delivery was settled.
@@ -136,11 +142,11 @@ type earlyRead struct {
 
 // answerResend answers a delivery already recorded from the cheapest exact
 // check, before the body is decoded: its event and taskId read without
-// decoding the rest (peekCallback), the task (to authenticate the request)
+// decoding the rest (the wire's PeekCallback), the task (to authenticate the request)
 // and the delivery id, in one read. What it cannot answer it hands to
 // settle, with what it looked up.
 func (c *Callbacks) answerResend(ctx context.Context, in CallbackInput) (earlyRead, CallbackResult, bool) {
-	peeked, ok := peekCallback(in.Body)
+	peeked, ok := in.Wire.PeekCallback(in.Body)
 	if !ok || !domain.ValidTaskID(in.TaskID) {
 		return earlyRead{}, CallbackResult{}, false
 	}
@@ -165,9 +171,9 @@ func (c *Callbacks) answerResend(ctx context.Context, in CallbackInput) (earlyRe
 
 // guessDelivery is the delivery id of the attempt the body names, when it
 // names one the usual way (ExternalRefFor), to look up with the task.
-func guessDelivery(in CallbackInput, p peekedCallback) deliveryGuess {
+func guessDelivery(in CallbackInput, p CallbackPeek) deliveryGuess {
 	n, ok := domain.AttemptOfRef(in.TaskID, p.TaskID)
-	if !ok || in.Header.Get(webhookIDHeader) != "" {
+	if !ok || firstValue(in.Header, webhookIDHeader) != "" {
 		return deliveryGuess{}
 	}
 	return deliveryGuess{attempt: n, id: domain.DeliveryID("", in.TaskID, n, p.Event, in.Body)}
@@ -176,7 +182,7 @@ func guessDelivery(in CallbackInput, p peekedCallback) deliveryGuess {
 // answerRemembered answers a re-send of a completed task's recorded delivery
 // from memory (completedDeliveries), authenticated against the task
 // remembered; anything else is left to the database.
-func (c *Callbacks) answerRemembered(ctx context.Context, in CallbackInput, p peekedCallback, guess deliveryGuess) (CallbackResult, bool) {
+func (c *Callbacks) answerRemembered(ctx context.Context, in CallbackInput, p CallbackPeek, guess deliveryGuess) (CallbackResult, bool) {
 	task, ok := c.completed.lookup(in.TaskID, guess.id, in.ReceivedAt)
 	if !ok {
 		return CallbackResult{}, false
@@ -224,7 +230,7 @@ func (c *Callbacks) settle(ctx context.Context, in CallbackInput, early earlyRea
 func (c *Callbacks) admit(ctx context.Context, in CallbackInput, early earlyRead) (admitted, CallbackResult, error) {
 	res := CallbackResult{TaskID: in.TaskID}
 	// 1. The body is decoded once; not being a JSON object is answered first.
-	payload, decodeErr := DecodeCallback(in.Body)
+	payload, decodeErr := in.Wire.DecodeCallback(in.Body)
 	var pe *PayloadError
 	if errors.As(decodeErr, &pe) && pe.Code == "invalid_json" {
 		return admitted{}, res, decodeErr
@@ -286,9 +292,10 @@ func (c *Callbacks) lookUpDelivery(ctx context.Context, in CallbackInput, a admi
 func (c *Callbacks) apply(ctx context.Context, in CallbackInput, a admitted, deliveryID string, res CallbackResult) (CallbackResult, error) {
 	ev := eventFromPayload(a.payload, a.attempt, in.ReceivedAt, c.deps.IDs)
 	out, applied, err := c.deps.applyEventOn(ctx, a.task.ID(), a.task, ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
+		settled, _ := dispositionOf(o)
 		return &domain.Delivery{
 			TaskID: t.ID(), Attempt: a.attempt, Event: a.payload.Event, DeliveryID: deliveryID,
-			Scheme: a.auth.Scheme, Outcome: deliveryOutcome(o), Reason: o.Reason, HTTPStatus: httpStatusFor(o),
+			Scheme: a.auth.Scheme, Outcome: deliveryOutcome(o), Reason: o.Reason, HTTPStatus: in.Wire.SettledStatus(settled),
 			RequestID: in.RequestID, ReceivedAt: in.ReceivedAt, SentAt: sentAt(a.auth.SentAt, a.payload.Timestamp),
 		}
 	})
@@ -307,6 +314,8 @@ func (c *Callbacks) apply(ctx context.Context, in CallbackInput, a admitted, del
 	return res, nil
 }
 
+// dispositionOf is how an outcome settles a delivery, and why when it was
+// not applied.
 func dispositionOf(out domain.Outcome) (CallbackDisposition, string) {
 	switch {
 	case out.InvalidResult:
@@ -328,8 +337,17 @@ func duplicateResult(taskID string, task *domain.Task, dup seenDelivery, auth po
 	}
 }
 
-// webhookIDHeader carries scheme c's delivery id (Standard Webhooks).
-const webhookIDHeader = "webhook-id"
+// webhookIDHeader carries scheme c's delivery id (Standard Webhooks), in
+// canonical form.
+const webhookIDHeader = "Webhook-Id"
+
+// firstValue is http.Header's Get for a key in canonical form.
+func firstValue(header map[string][]string, key string) string {
+	if v := header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // deliveryGuess is a delivery id looked up before the attempt was known.
 type deliveryGuess struct {
@@ -346,14 +364,14 @@ type seenDelivery struct {
 }
 
 // seenBefore reports whether an authenticated request repeats a recorded
-// delivery, knowing only the body's event and taskId (peekCallback). Exact:
+// delivery, knowing only the body's event and taskId (PeekCallback). Exact:
 // a recorded id was computed from an accepted delivery's task, attempt,
 // event and raw body, so a body with the same id is byte for byte one that
 // passed every step of §3, and would again; the attempt is worked out here
 // as step 4 does. Deliveries named by a webhook-id (scheme c), whose id does
 // not cover the body, are left to the full path, as is anything this check
 // cannot read or look up.
-func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p peekedCallback, guess deliveryGuess) (seenDelivery, bool) {
+func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *domain.Task, auth ports.Authentication, p CallbackPeek, guess deliveryGuess) (seenDelivery, bool) {
 	if auth.WebhookID != "" {
 		return seenDelivery{}, false
 	}
@@ -422,13 +440,6 @@ func deliveryOutcome(o domain.Outcome) domain.DeliveryOutcome {
 	}
 }
 
-func httpStatusFor(o domain.Outcome) int {
-	if o.InvalidResult {
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusOK
-}
-
 func sentAt(signed, body time.Time) time.Time {
 	if !signed.IsZero() {
 		return signed
@@ -446,16 +457,9 @@ func (c *Callbacks) observeDelay(received, signed, body time.Time) {
 // delivery id: an unauthenticated request must not claim one. Failing to
 // write it does not change the answer.
 func (c *Callbacks) recordRejected(ctx context.Context, in CallbackInput, attempt int, event, scheme string, cause error) {
-	status := http.StatusBadRequest
-	switch {
-	case errors.Is(cause, ports.ErrCredentialMissing):
-		status = http.StatusForbidden
-	case errors.Is(cause, ports.ErrCredentialInvalid):
-		status = http.StatusUnauthorized
-	}
 	d := domain.Delivery{
 		TaskID: in.TaskID, Attempt: attempt, Event: event, Scheme: scheme, Outcome: domain.DeliveryRejected,
-		Reason: cause.Error(), HTTPStatus: status, RequestID: in.RequestID, ReceivedAt: in.ReceivedAt,
+		Reason: cause.Error(), HTTPStatus: in.Wire.RefusedStatus(cause), RequestID: in.RequestID, ReceivedAt: in.ReceivedAt,
 	}
 	if err := c.deps.Store.RecordDelivery(ctx, d); err != nil {
 		c.deps.Log.Warn("record rejected delivery", zap.String("task_id", in.TaskID), zap.Error(err))

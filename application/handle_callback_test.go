@@ -11,6 +11,7 @@ import (
 	"go.uber.org/mock/gomock"
 	"go.uber.org/zap"
 
+	"contenthub/adapters/httpapi"
 	"contenthub/application"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -83,7 +84,10 @@ func runUpdateAt(changes *ports.TaskChanges) func(context.Context, *domain.Task,
 }
 
 func input(body string) application.CallbackInput {
-	return application.CallbackInput{TaskID: "task-a", Token: "tok", Header: http.Header{}, Body: []byte(body), ReceivedAt: t0.Add(time.Second)}
+	return application.CallbackInput{
+		TaskID: "task-a", Token: "tok", Header: http.Header{}, Body: []byte(body), ReceivedAt: t0.Add(time.Second),
+		Wire: httpapi.CallbackWire{},
+	}
 }
 
 func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {

@@ -38,7 +38,7 @@ func (h *callbackHandler) handle(c *gin.Context) {
 	defer cancel()
 	res, err := h.callbacks.Handle(ctx, application.CallbackInput{
 		TaskID: taskID, Token: c.Query("token"), Header: c.Request.Header, Body: body,
-		ReceivedAt: h.clock.Now().UTC(), RequestID: requestID(c),
+		ReceivedAt: h.clock.Now().UTC(), RequestID: requestID(c), Wire: CallbackWire{},
 	})
 	addLogFields(c, zap.Int("attempt", res.Attempt), zap.String("event", res.Event), zap.String("scheme", res.Scheme))
 	if err == nil && ctx.Err() != nil {

@@ -385,3 +385,34 @@ func race(n int, fn func() int) map[int]int {
 	wg.Wait()
 	return codes
 }
+
+// TestCallbackRecordsTheStatusItAnswers: every delivery recorded carries the
+// status its sender was answered with (CallbackWire's statuses, which the use
+// case writes in the record, are the handler's answers).
+func TestCallbackRecordsTheStatusItAnswers(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, store *sqlstore.Store) {
+		h := newHarness(t, store)
+		s := h.submit(defaultTask)
+		var answered []int
+		for _, d := range []struct {
+			target string
+			body   []byte
+		}{
+			{"/api/v1/content/callback/" + s.id, progressBody(s.ref, 10)},                  // no credential
+			{"/api/v1/content/callback/" + s.id + "?token=wrong", progressBody(s.ref, 10)}, // a wrong one
+			{s.callback, []byte(`{"event":"progress","progress":{"percentage":"half"}}`)},  // a field of the wrong type
+			{s.callback, progressBody(s.ref, 20)},
+			{s.callback, []byte(`{"event":"completed","taskId":"` + s.ref + `","result":{"content":"  "}}`)},
+		} {
+			h.clock.Advance(time.Second) // the log's order is the sending order
+			answered = append(answered, h.do(http.MethodPost, d.target, d.body, nil).Code)
+		}
+		require.Equal(t, []int{http.StatusForbidden, http.StatusUnauthorized, http.StatusBadRequest, http.StatusOK,
+			http.StatusUnprocessableEntity}, answered)
+		var recorded []int
+		for _, d := range h.deliveries(s.id) {
+			recorded = append(recorded, d.HTTPStatus)
+		}
+		require.Equal(t, answered, recorded)
+	})
+}

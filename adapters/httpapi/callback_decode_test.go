@@ -1,4 +1,4 @@
-package application_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"contenthub/adapters/httpapi"
 	"contenthub/application"
 )
 
@@ -18,7 +19,7 @@ import (
 // ~20 KB Chinese article (newlines escaped, as JSON.stringify writes them).
 func realisticBody(tb testing.TB) []byte {
 	tb.Helper()
-	article, err := os.ReadFile("../adapters/httpapi/testdata/article-zh-20k.md")
+	article, err := os.ReadFile("testdata/article-zh-20k.md")
 	require.NoError(tb, err)
 	body, err := json.Marshal(map[string]any{
 		"event": "completed", "taskId": "task-1-1", "workflowType": "content-creator", "status": "completed",
@@ -54,8 +55,8 @@ func FuzzDecodeCallbackMatchesEncodingJSON(f *testing.F) {
 	}
 	f.Add(realisticBody(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fast, fastErr := application.DecodeCallback(b)
-		std, stdErr := application.DecodeCallbackStd(b)
+		fast, fastErr := httpapi.DecodeCallback(b)
+		std, stdErr := httpapi.DecodeCallbackStd(b)
 		var fe, se *application.PayloadError
 		if errors.As(fastErr, &fe) != errors.As(stdErr, &se) || (fe != nil && *fe != *se) || (fastErr == nil) != (stdErr == nil) {
 			t.Fatalf("%q: fast error %v, encoding/json %v", b, fastErr, stdErr)
@@ -83,7 +84,7 @@ func FuzzValidJSONMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(strings.Repeat("[", 10001) + strings.Repeat("]", 10001)))
 	f.Add(realisticBody(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := application.ValidJSON(b), json.Valid(b); got != want {
+		if got, want := httpapi.ValidJSON(b), json.Valid(b); got != want {
 			t.Fatalf("%q: valid %v, json.Valid %v", b, got, want)
 		}
 	})
@@ -93,16 +94,16 @@ func FuzzValidJSONMatchesEncodingJSON(f *testing.F) {
 // is refused without recursing that deep.
 func TestValidJSONDeepNesting(t *testing.T) {
 	deep := []byte(`{"a":` + strings.Repeat("[", 5<<20) + strings.Repeat("]", 5<<20) + `}`)
-	require.False(t, application.ValidJSON(deep))
+	require.False(t, httpapi.ValidJSON(deep))
 	ok := []byte(`{"a":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`)
-	require.True(t, application.ValidJSON(ok))
+	require.True(t, httpapi.ValidJSON(ok))
 }
 
 func TestDecodeCallbackRealisticBody(t *testing.T) {
 	body := realisticBody(t)
-	fast, err := application.DecodeCallback(body)
+	fast, err := httpapi.DecodeCallback(body)
 	require.NoError(t, err)
-	std, err := application.DecodeCallbackStd(body)
+	std, err := httpapi.DecodeCallbackStd(body)
 	require.NoError(t, err)
 	require.Equal(t, std, fast)
 	require.Greater(t, len(fast.Result.Content), 19000)
@@ -114,7 +115,7 @@ func TestDecodeCallbackRealisticBody(t *testing.T) {
 func BenchmarkDecodeCallback(b *testing.B) {
 	body := realisticBody(b)
 	for name, decode := range map[string]func([]byte) (application.CallbackPayload, error){
-		"sonic": application.DecodeCallback, "encoding-json": application.DecodeCallbackStd,
+		"sonic": httpapi.DecodeCallback, "encoding-json": httpapi.DecodeCallbackStd,
 	} {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
@@ -133,9 +134,9 @@ func BenchmarkDecodeCallback(b *testing.B) {
 func TestDecodedPayloadOwnsItsBytes(t *testing.T) {
 	for _, body := range [][]byte{realisticBody(t), []byte(jsonSeeds[0]), []byte(`{"event":"failed","taskId":"t","error":{"message":"m","code":7}}`),
 		[]byte(`{"event":"progress","progress":{"percentage":5,"stage":"s","message":"m"}}`)} {
-		want, err := application.DecodeCallback(append([]byte(nil), body...))
+		want, err := httpapi.DecodeCallback(append([]byte(nil), body...))
 		require.NoError(t, err)
-		got, err := application.DecodeCallback(body)
+		got, err := httpapi.DecodeCallback(body)
 		require.NoError(t, err)
 		for i := range body {
 			body[i] = 'x'
@@ -153,11 +154,11 @@ func FuzzPeekCallback(f *testing.F) {
 	}
 	f.Add(realisticBody(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		event, taskID, ok := application.PeekCallback(b)
+		event, taskID, ok := httpapi.PeekCallback(b)
 		if !ok {
 			return
 		}
-		p, err := application.DecodeCallback(b)
+		p, err := httpapi.DecodeCallback(b)
 		if err != nil || !keysPlain(b) {
 			return
 		}
@@ -211,12 +212,12 @@ func keysPlain(b []byte) bool {
 }
 
 func TestPeekCallback(t *testing.T) {
-	event, taskID, ok := application.PeekCallback(realisticBody(t))
+	event, taskID, ok := httpapi.PeekCallback(realisticBody(t))
 	require.True(t, ok)
 	require.Equal(t, "completed", event)
 	require.Equal(t, "task-1-1", taskID)
 	for _, body := range []string{`["completed"]`, `{"taskId":"t"}`, `{"event":"done"}`, `{"event":1}`, `{"event":null}`} {
-		_, _, ok := application.PeekCallback([]byte(body))
+		_, _, ok := httpapi.PeekCallback([]byte(body))
 		require.False(t, ok, body)
 	}
 }

@@ -1,4 +1,4 @@
-package application_test
+package httpapi_test
 
 import (
 	"errors"
@@ -7,13 +7,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"contenthub/adapters/httpapi"
 	"contenthub/application"
 )
 
 func TestDecodeCallbackRealSenderBodies(t *testing.T) {
-	completed, err := os.ReadFile("../adapters/httpapi/testdata/callback-completed.body.json")
+	completed, err := os.ReadFile("testdata/callback-completed.body.json")
 	require.NoError(t, err)
-	p, err := application.DecodeCallback(completed)
+	p, err := httpapi.DecodeCallback(completed)
 	require.NoError(t, err)
 	require.Equal(t, "completed", p.Event)
 	require.Equal(t, "test-api-001", p.TaskID)
@@ -23,9 +24,9 @@ func TestDecodeCallbackRealSenderBodies(t *testing.T) {
 	require.Equal(t, 8.0, *p.Result.QualityScore)
 	require.JSONEq(t, `{"tokensUsed":0,"cost":0,"duration":66,"stepsCompleted":[]}`, string(p.Result.Metrics))
 
-	failed, err := os.ReadFile("../adapters/httpapi/testdata/callback-failed.body.json")
+	failed, err := os.ReadFile("testdata/callback-failed.body.json")
 	require.NoError(t, err)
-	p, err = application.DecodeCallback(failed)
+	p, err = httpapi.DecodeCallback(failed)
 	require.NoError(t, err)
 	require.Equal(t, "failed", p.Event)
 	require.Equal(t, "execution_error", p.Error.Type)
@@ -34,25 +35,25 @@ func TestDecodeCallbackRealSenderBodies(t *testing.T) {
 }
 
 func TestDecodeCallbackShapes(t *testing.T) {
-	p, err := application.DecodeCallback([]byte(`{"event":"completed","result":{"content":"c","images":["a",{"url":"b"},{"localPath":"c"},""],"wordCount":12.0}}`))
+	p, err := httpapi.DecodeCallback([]byte(`{"event":"completed","result":{"content":"c","images":["a",{"url":"b"},{"localPath":"c"},""],"wordCount":12.0}}`))
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "c"}, p.Result.Images)
 	require.Equal(t, 12, *p.Result.WordCount)
 
-	p, err = application.DecodeCallback([]byte(`{"event":"completed","result":{"content":"a\u0000b","images":["u\u0000"]}}`))
+	p, err = httpapi.DecodeCallback([]byte(`{"event":"completed","result":{"content":"a\u0000b","images":["u\u0000"]}}`))
 	require.NoError(t, err)
 	require.Equal(t, "ab", p.Result.Content, "NUL characters cannot be stored and are dropped")
 	require.Equal(t, []string{"u"}, p.Result.Images)
 
-	p, err = application.DecodeCallback([]byte(`{"event":"failed","error":"plain text"}`))
+	p, err = httpapi.DecodeCallback([]byte(`{"event":"failed","error":"plain text"}`))
 	require.NoError(t, err)
 	require.Equal(t, "plain text", p.Error.Message)
 
-	p, err = application.DecodeCallback([]byte(`{"event":"failed","error":{"code":42,"message":"m"}}`))
+	p, err = httpapi.DecodeCallback([]byte(`{"event":"failed","error":{"code":42,"message":"m"}}`))
 	require.NoError(t, err)
 	require.Equal(t, "42", p.Error.Code)
 
-	p, err = application.DecodeCallback([]byte(`{"event":"progress","progress":55.5,"unknown":{"x":1}}`))
+	p, err = httpapi.DecodeCallback([]byte(`{"event":"progress","progress":55.5,"unknown":{"x":1}}`))
 	require.NoError(t, err)
 	require.Equal(t, 55.5, p.Progress.Percentage)
 
@@ -64,7 +65,7 @@ func TestDecodeCallbackShapes(t *testing.T) {
 		`{"event":1}`,
 		`{"event":"completed","taskId":5}`,
 	} {
-		_, err := application.DecodeCallback([]byte(bad))
+		_, err := httpapi.DecodeCallback([]byte(bad))
 		var pe *application.PayloadError
 		require.ErrorAs(t, err, &pe, bad)
 	}
@@ -83,7 +84,7 @@ func FuzzDecodeCallback(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := application.DecodeCallback(body)
+		p, err := httpapi.DecodeCallback(body)
 		if err != nil {
 			var pe *application.PayloadError
 			if !errors.As(err, &pe) {
