@@ -64,9 +64,9 @@ func NewCallbacks(deps Deps, verifier ports.CallbackVerifier) *Callbacks {
 
 // Handle settles one delivery in the order of §3: JSON check, task lookup,
 // authentication, payload validation, deduplication, then one transaction
-// through the transition function. Errors: *PayloadError (400),
-// domain.ErrNotFound (404), ports.ErrCredentialMissing (403),
-// ports.ErrCredentialInvalid (401), ErrUnavailable (503).
+// through the transition function. Errors: *PayloadError,
+// domain.ErrNotFound, ports.ErrCredentialMissing, ports.ErrCredentialInvalid,
+// ErrUnavailable (retry later); the channel's adapter answers each.
 func (c *Callbacks) Handle(ctx context.Context, in CallbackInput) (CallbackResult, error) {
 	started := c.deps.Clock.Now()
 	res, err := c.handle(ctx, in)
