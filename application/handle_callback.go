@@ -132,7 +132,7 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 			}
 			auth, authErr = ports.Authentication{}, nil // read and decided again below
 		}
-		task, guess.seen, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
+		task, guess.seen, loadErr = c.deps.Reader.GetTaskAndDelivery(ctx, in.TaskID, guess.id)
 		loaded = true
 		if loadErr == nil {
 			authenticate()
@@ -158,7 +158,7 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		return res, fmt.Errorf("task %q: %w", in.TaskID, domain.ErrNotFound)
 	}
 	if !loaded {
-		if task, _, loadErr = c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, ""); loadErr == nil {
+		if task, _, loadErr = c.deps.Reader.GetTaskAndDelivery(ctx, in.TaskID, ""); loadErr == nil {
 			authenticate()
 		}
 	}
@@ -197,7 +197,7 @@ func (c *Callbacks) handle(ctx context.Context, in CallbackInput) (CallbackResul
 		checked = seenDelivery{}
 	}
 	if checked.deliveryID == "" {
-		seen, err := c.deps.Store.HasDelivery(ctx, task.ID(), deliveryID)
+		seen, err := c.deps.Deliveries.HasDelivery(ctx, task.ID(), deliveryID)
 		if err != nil {
 			return res, unavailable("check delivery", err)
 		}
@@ -285,7 +285,7 @@ func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *doma
 	id, seen := guess.id, guess.seen
 	if id == "" || guess.attempt != attempt {
 		id = domain.DeliveryID("", task.ID(), attempt, p.Event, in.Body)
-		if seen, err = c.deps.Store.HasDelivery(ctx, task.ID(), id); err != nil {
+		if seen, err = c.deps.Deliveries.HasDelivery(ctx, task.ID(), id); err != nil {
 			return d, false // asked again, in order, by the full path
 		}
 	}
@@ -377,7 +377,7 @@ func (c *Callbacks) recordRejected(ctx context.Context, in CallbackInput, attemp
 		TaskID: in.TaskID, Attempt: attempt, Event: event, Scheme: scheme, Outcome: domain.DeliveryRejected,
 		Reason: cause.Error(), HTTPStatus: status, RequestID: in.RequestID, ReceivedAt: in.ReceivedAt,
 	}
-	if err := c.deps.Store.RecordDelivery(ctx, d); err != nil {
+	if err := c.deps.Deliveries.RecordDelivery(ctx, d); err != nil {
 		c.deps.Log.Warn("record rejected delivery", zap.String("task_id", in.TaskID), zap.Error(err))
 	}
 }
