@@ -434,6 +434,7 @@ func TestUpdateTaskWritesSideEffectsAtomically(t *testing.T) {
 			return completion(t, tk, 1, "wh:d-1"), nil
 		})
 		require.ErrorIs(t, err, domain.ErrDuplicateDelivery)
+		require.ErrorContains(t, err, "delivery wh:d-1 of task task-1", "the same words on both dialects")
 		assertStored(t, s, processing, 1)
 		_, err = s.GetContent(ctx, "content-1")
 		require.ErrorIs(t, err, domain.ErrNotFound)

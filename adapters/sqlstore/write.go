@@ -502,20 +502,33 @@ func postgresType(column string) string {
 	return "text"
 }
 
-// writeError maps a refused write: a delivery id already recorded for the
-// task is domain.ErrDuplicateDelivery; content or a pool entry that exists is
-// domain.ErrConflict.
+// writeError maps a failed PostgreSQL write: a unique violation is the row
+// that exists (refusedWrite).
 func writeError(w write, err error) error {
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" { // unique_violation
-		switch pqErr.Table {
-		case "webhook_deliveries":
-			return fmt.Errorf("delivery %s of task %s: %w", w.delivery.DeliveryID.String, w.taskID, domain.ErrDuplicateDelivery)
-		case "contents", "publish_pool":
-			return fmt.Errorf("content of task %s exists (%s): %w", w.taskID, pqErr.Constraint, domain.ErrConflict)
+		if refused := refusedWrite(w, pqErr.Table); refused != nil {
+			return refused
 		}
 	}
 	return fmt.Errorf("save task %s: %w", w.taskID, err)
+}
+
+// refusedWrite is the error of a write refused because a row it adds to
+// table exists, on either dialect (PostgreSQL reports a unique violation,
+// SQLite's ON CONFLICT DO NOTHING no row): a delivery id already recorded
+// for the task is domain.ErrDuplicateDelivery; content or a pool entry that
+// exists is domain.ErrConflict. Nil for a table whose rows never conflict.
+func refusedWrite(w write, table string) error {
+	switch {
+	case table == "webhook_deliveries" && w.delivery != nil:
+		return fmt.Errorf("delivery %s of task %s: %w", w.delivery.DeliveryID.String, w.taskID, domain.ErrDuplicateDelivery)
+	case table == "contents" && w.content != nil:
+		return fmt.Errorf("content %s of task %s exists: %w", w.content.ID, w.taskID, domain.ErrConflict)
+	case table == "publish_pool" && w.pool != nil:
+		return fmt.Errorf("pool entry %s for content %s of task %s exists: %w", w.pool.ID, w.pool.ContentID, w.taskID, domain.ErrConflict)
+	}
+	return nil
 }
 
 var (
@@ -566,7 +579,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		res, err := exec(insertDeliverySQL, w.delivery.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("delivery %s of task %s: %w", w.delivery.DeliveryID.String, w.taskID, domain.ErrDuplicateDelivery)
+				return refusedWrite(w, "webhook_deliveries")
 			}
 			return fmt.Errorf("record delivery: %w", err)
 		}
@@ -575,7 +588,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		res, err := exec(insertContentSQL, w.content.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("content %s of task %s exists: %w", w.content.ID, w.taskID, domain.ErrConflict)
+				return refusedWrite(w, "contents")
 			}
 			return fmt.Errorf("insert content: %w", err)
 		}
@@ -584,7 +597,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		res, err := exec(insertPoolSQL, w.pool.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("pool entry %s for content %s exists: %w", w.pool.ID, w.pool.ContentID, domain.ErrConflict)
+				return refusedWrite(w, "publish_pool")
 			}
 			return fmt.Errorf("insert pool entry: %w", err)
 		}
