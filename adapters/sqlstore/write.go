@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/jmoiron/sqlx/reflectx"
 	"github.com/lib/pq"
 
 	"contenthub/domain"
@@ -145,31 +146,27 @@ func (s statement) row(ctx context.Context, args ...any) *sql.Row {
 	return s.tx.QueryRowContext(ctx, s.query, args...)
 }
 
-// rowFields maps a row struct's fields to a column list once per type, so
-// that a row's values and scan targets follow its table's column list
+// rowMapper reads a row struct's db tags as sqlx does for the store's
+// Select and Get (the same tag, the same name mapping).
+var rowMapper = reflectx.NewMapperFunc("db", sqlx.NameMapper)
+
+// rowTraversals maps a row struct's fields to a column list once per type,
+// so that a row's values and scan targets follow its table's column list
 // (taskColumns, …) without per-call named-query compilation. Each row type
 // is used with one column list.
-var rowFields sync.Map // reflect.Type → []int, field index per column
+var rowTraversals sync.Map // reflect.Type → [][]int, field traversal per column
 
-func fieldIndexes(t reflect.Type, columns []string) []int {
-	if idx, ok := rowFields.Load(t); ok {
-		return idx.([]int)
+func fieldTraversals(t reflect.Type, columns []string) [][]int {
+	if idx, ok := rowTraversals.Load(t); ok {
+		return idx.([][]int)
 	}
-	byTag := map[string]int{}
-	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("db"); tag != "" {
-			byTag[tag] = i
-		}
-	}
-	idx := make([]int, len(columns))
+	idx := rowMapper.TraversalsByName(t, columns)
 	for i, c := range columns {
-		j, ok := byTag[c]
-		if !ok {
+		if len(idx[i]) == 0 {
 			panic(fmt.Sprintf("sqlstore: %s has no field for column %s", t, c))
 		}
-		idx[i] = j
 	}
-	rowFields.Store(t, idx)
+	rowTraversals.Store(t, idx)
 	return idx
 }
 
@@ -177,8 +174,8 @@ func fieldIndexes(t reflect.Type, columns []string) []int {
 func rowValues(row any, columns []string) []any {
 	v := reflect.ValueOf(row)
 	out := make([]any, len(columns))
-	for i, j := range fieldIndexes(v.Type(), columns) {
-		out[i] = v.Field(j).Interface()
+	for i, path := range fieldTraversals(v.Type(), columns) {
+		out[i] = reflectx.FieldByIndexesReadOnly(v, path).Interface()
 	}
 	return out
 }
@@ -187,8 +184,8 @@ func rowValues(row any, columns []string) []any {
 func rowTargets(row any, columns []string) []any {
 	v := reflect.ValueOf(row).Elem()
 	out := make([]any, len(columns))
-	for i, j := range fieldIndexes(v.Type(), columns) {
-		out[i] = v.Field(j).Addr().Interface()
+	for i, path := range fieldTraversals(v.Type(), columns) {
+		out[i] = reflectx.FieldByIndexes(v, path).Addr().Interface()
 	}
 	return out
 }
