@@ -481,7 +481,9 @@ func postgresWriteSQL(sh writeShape) string {
 }
 
 // postgresType is a column's type, for parameters PostgreSQL cannot infer
-// (INSERT … SELECT reads them as text otherwise).
+// (INSERT … SELECT reads them as text otherwise). Kept by hand beside the
+// migrations; TestPostgresCastsMatchTheSchema checks it against the
+// migrated schema.
 func postgresType(column string) string {
 	switch column {
 	case "account_id", "version":
