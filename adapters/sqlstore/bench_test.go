@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -15,16 +14,9 @@ import (
 // task and its attempts, apply a progress event, save with compare-and-set,
 // record the delivery.
 func BenchmarkUpdateTask(b *testing.B) {
-	backends := []struct {
-		name string
-		open func(testing.TB) *sqlstore.Store
-	}{
-		{"sqlite", sqlstoretest.NewSQLite},
-		{"postgres", sqlstoretest.NewPostgres},
-	}
-	for _, backend := range backends {
-		b.Run(backend.name, func(b *testing.B) {
-			s := backend.open(b)
+	for _, impl := range sqlstoretest.Implementations() {
+		b.Run(impl.Name, func(b *testing.B) {
+			s := impl.Open(b)
 			ctx := b.Context()
 			if _, _, err := s.CreateTask(ctx, submitted(b, "task-bench", base), nil); err != nil {
 				b.Fatal(err)

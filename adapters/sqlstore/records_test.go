@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -14,7 +13,7 @@ import (
 
 func TestDeliveries(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		accepted := domain.Delivery{
 			TaskID: "task-1", Attempt: 2, Event: "completed", DeliveryID: "wh:msg_1", Scheme: "standard-webhooks",
@@ -59,7 +58,7 @@ func TestDeliveries(t *testing.T) {
 
 func TestContentAndPoolAreUniqueInTheDatabase(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, newTask(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -93,7 +92,7 @@ func TestContentAndPoolAreUniqueInTheDatabase(t *testing.T) {
 
 		_, err = s.GetContent(ctx, "content-b")
 		require.ErrorIs(t, err, domain.ErrNotFound)
-		pool, err := s.ListPool(ctx, "", 0)
+		pool, err := poolEntries(ctx, s, "", 0)
 		require.NoError(t, err)
 		require.Len(t, pool, 1)
 		require.Equal(t, "pool-a", pool[0].ID)
@@ -102,7 +101,7 @@ func TestContentAndPoolAreUniqueInTheDatabase(t *testing.T) {
 
 func TestContentRoundTripOptionalFields(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		score := 0.0
 		full := domain.Content{
@@ -133,7 +132,7 @@ func TestContentRoundTripOptionalFields(t *testing.T) {
 
 func TestListPoolOrder(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		entries := []struct {
 			id       string
@@ -157,7 +156,7 @@ func TestListPoolOrder(t *testing.T) {
 				return ports.TaskChanges{Content: &c, PoolEntry: &p}, nil
 			}))
 		}
-		pool, err := s.ListPool(ctx, domain.PoolPending, 0)
+		pool, err := poolEntries(ctx, s, domain.PoolPending, 0)
 		require.NoError(t, err)
 		var got []string
 		for _, p := range pool {
@@ -165,11 +164,11 @@ func TestListPoolOrder(t *testing.T) {
 		}
 		require.Equal(t, []string{"pool-high-early", "pool-high-late", "pool-mid", "pool-low"}, got)
 
-		pool, err = s.ListPool(ctx, domain.PoolPending, 2)
+		pool, err = poolEntries(ctx, s, domain.PoolPending, 2)
 		require.NoError(t, err)
 		require.Len(t, pool, 2)
 
-		pool, err = s.ListPool(ctx, "published", 0)
+		pool, err = poolEntries(ctx, s, "published", 0)
 		require.NoError(t, err)
 		require.Empty(t, pool)
 	})
