@@ -22,15 +22,23 @@ type Rules struct {
 	Backoff     domain.Backoff
 }
 
-// Deps are the ports the use cases share.
+// Deps are the ports the use cases share. The store comes role by role, and
+// each use case reads only the roles it uses: every one writes through Store;
+// Tasks reads through Reader and Deliveries, Callbacks through Reader and
+// Deliveries, the Dispatcher claims through Claimer, the Reconciler finds
+// work through Stale. Runs needs only Store.
 type Deps struct {
-	Store     ports.TaskStore
-	Clock     ports.Clock
-	IDs       ports.IDGenerator
-	Publisher ports.EventPublisher
-	Metrics   ports.Metrics
-	Log       *zap.Logger
-	Rules     Rules
+	Store      ports.TaskWriter
+	Claimer    ports.TaskClaimer
+	Stale      ports.StaleTasks
+	Deliveries ports.DeliveryLog
+	Reader     ports.TaskReader
+	Clock      ports.Clock
+	IDs        ports.IDGenerator
+	Publisher  ports.EventPublisher
+	Metrics    ports.Metrics
+	Log        *zap.Logger
+	Rules      Rules
 }
 
 func (d Deps) domainRules() domain.Rules {

@@ -39,7 +39,7 @@ func completedTask(t *testing.T) *domain.Task {
 func TestReSendOfAppliedCompletionIsAnsweredWithoutTheStore(t *testing.T) {
 	f := newCallbackFixture(t)
 	var changes ports.TaskChanges
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(submittedTask(t), false, nil).Times(1)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(submittedTask(t), false, nil).Times(1)
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(runUpdateAt(&changes)).Times(1)
 	f.metrics.EXPECT().TaskTransition("submitted", "completed")
 	f.publisher.EXPECT().Publish(gomock.Any(), gomock.Any()).Return(nil)
@@ -66,7 +66,7 @@ func TestReSendOfAppliedCompletionIsAnsweredWithoutTheStore(t *testing.T) {
 func TestReSendFoundInTheStoreIsRememberedWhenCompleted(t *testing.T) {
 	t.Run("completed", func(t *testing.T) {
 		f := newCallbackFixture(t)
-		f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(completedTask(t), true, nil).Times(1)
+		f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(completedTask(t), true, nil).Times(1)
 		f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil).Times(2)
 		for range 2 {
 			res, err := f.callbacks.Handle(context.Background(), input(completedBody))
@@ -78,7 +78,7 @@ func TestReSendFoundInTheStoreIsRememberedWhenCompleted(t *testing.T) {
 		f := newCallbackFixture(t)
 		body := `{"event":"progress","taskId":"task-a-1","progress":{"percentage":10}}`
 		id := domain.DeliveryID("", "task-a", 1, "progress", []byte(body))
-		f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", id).Return(submittedTask(t), true, nil).Times(2)
+		f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", id).Return(submittedTask(t), true, nil).Times(2)
 		f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil).Times(2)
 		for range 2 {
 			res, err := f.callbacks.Handle(context.Background(), input(body))
@@ -93,12 +93,12 @@ func TestReSendFoundInTheStoreIsRememberedWhenCompleted(t *testing.T) {
 // path, in §3's order, and refused there.
 func TestRememberedCompletionStillRefusesBadCredentials(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(completedTask(t), true, nil).Times(2)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(completedTask(t), true, nil).Times(2)
 	gomock.InOrder(
 		f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil),
 		f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{}, ports.ErrCredentialInvalid).Times(2),
 	)
-	f.store.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).Return(nil)
+	f.deliveries.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).Return(nil)
 	res, err := f.callbacks.Handle(context.Background(), input(completedBody))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackDuplicate, res.Disposition)
@@ -111,7 +111,7 @@ func TestRememberedCompletionStillRefusesBadCredentials(t *testing.T) {
 // at once share what is remembered (run with -race).
 func TestRememberedCompletionsUnderConcurrentReSends(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(completedTask(t), true, nil).MinTimes(1)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", completedID(completedBody)).Return(completedTask(t), true, nil).MinTimes(1)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil).AnyTimes()
 	var wg sync.WaitGroup
 	errs := make(chan error, 16*20)

@@ -107,7 +107,7 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 // transaction.
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*domain.Task, map[string]attemptOpening, error) {
 	openings := make(map[string]attemptOpening, n)
-	tasks, err := d.deps.Store.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, n, func(t *domain.Task) (ports.TaskChanges, error) {
+	tasks, err := d.deps.Claimer.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, n, func(t *domain.Task) (ports.TaskChanges, error) {
 		o := d.newOpening(t)
 		out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
 			Attempt: t.Attempt(), At: d.deps.now(), Open: o.Opening}, d.deps.domainRules())

@@ -57,7 +57,7 @@ func (c *submitCreator) submitted() []ports.SubmitRequest {
 
 func testDeps(store ports.TaskStore, clock ports.Clock) application.Deps {
 	return application.Deps{
-		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: events.NewLocal(), Metrics: metrics.Discard{}, Log: zap.NewNop(),
+		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store, Clock: clock, IDs: ids.Random{}, Publisher: events.NewLocal(), Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: taskTimeout, Backoff: domain.Backoff{Base: time.Minute, Max: time.Hour}},
 	}
 }

@@ -118,7 +118,7 @@ type taskRead struct {
 // readTask reads the task, and whether deliveryID ("": none) is recorded for
 // it, in one read; then authenticates the delivery against the task read.
 func (c *Callbacks) readTask(ctx context.Context, in CallbackInput, deliveryID string) (taskRead, bool) {
-	task, seen, err := c.deps.Store.GetTaskAndDelivery(ctx, in.TaskID, deliveryID)
+	task, seen, err := c.deps.Reader.GetTaskAndDelivery(ctx, in.TaskID, deliveryID)
 	if err != nil {
 		return taskRead{err: err}, false
 	}
@@ -280,7 +280,7 @@ func (c *Callbacks) lookUpDelivery(ctx context.Context, in CallbackInput, a admi
 		return checked.deliveryID, false, nil
 	}
 	deliveryID := domain.DeliveryID(a.auth.WebhookID, a.task.ID(), a.attempt, a.payload.Event, in.Body)
-	seen, err := c.deps.Store.HasDelivery(ctx, a.task.ID(), deliveryID)
+	seen, err := c.deps.Deliveries.HasDelivery(ctx, a.task.ID(), deliveryID)
 	if err != nil {
 		return "", false, unavailable("check delivery", err)
 	}
@@ -383,7 +383,7 @@ func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *doma
 	id, seen := guess.id, guess.seen
 	if id == "" || guess.attempt != attempt {
 		id = domain.DeliveryID("", task.ID(), attempt, p.Event, in.Body)
-		if seen, err = c.deps.Store.HasDelivery(ctx, task.ID(), id); err != nil {
+		if seen, err = c.deps.Deliveries.HasDelivery(ctx, task.ID(), id); err != nil {
 			return d, false // asked again, in order, by the full path
 		}
 	}
@@ -461,7 +461,7 @@ func (c *Callbacks) recordRejected(ctx context.Context, in CallbackInput, attemp
 		TaskID: in.TaskID, Attempt: attempt, Event: event, Scheme: scheme, Outcome: domain.DeliveryRejected,
 		Reason: cause.Error(), HTTPStatus: in.Wire.RefusedStatus(cause), RequestID: in.RequestID, ReceivedAt: in.ReceivedAt,
 	}
-	if err := c.deps.Store.RecordDelivery(ctx, d); err != nil {
+	if err := c.deps.Deliveries.RecordDelivery(ctx, d); err != nil {
 		c.deps.Log.Warn("record rejected delivery", zap.String("task_id", in.TaskID), zap.Error(err))
 	}
 }

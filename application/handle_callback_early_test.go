@@ -22,7 +22,7 @@ import (
 func TestHandleDuplicateIsAnsweredBeforeDecoding(t *testing.T) {
 	f := newCallbackFixture(t)
 	body := `{"event":"completed","taskId":"task-a-1","result":{"content":42}}`
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(submittedTask(t), true, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(submittedTask(t), true, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	// No HasDelivery, no update expected: gomock fails the test on any call.
 	res, err := f.callbacks.Handle(context.Background(), input(body))
@@ -37,9 +37,9 @@ func TestHandleDuplicateIsAnsweredBeforeDecoding(t *testing.T) {
 // not decode is refused before any duplicate check.
 func TestHandleWebhookIDDeliveriesAreDecodedFirst(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "standard-webhooks", WebhookID: "msg_1"}, nil)
-	f.store.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).Return(nil)
+	f.deliveries.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).Return(nil)
 	// No HasDelivery expected: gomock fails the test on any call.
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","result":{"content":42}}`))
 	var pe *application.PayloadError
@@ -52,7 +52,7 @@ func TestHandleWebhookIDDeliveriesAreDecodedFirst(t *testing.T) {
 // not JSON is a 400 even for a task the store does not know.
 func TestHandleRefusedEarlyCheckKeepsTheOrder(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(nil, false, domain.ErrNotFound)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(nil, false, domain.ErrNotFound)
 	// Looks like a callback to the peek, is not JSON: still a 400, not a 404.
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","x":}`))
 	var pe *application.PayloadError
@@ -60,7 +60,7 @@ func TestHandleRefusedEarlyCheckKeepsTheOrder(t *testing.T) {
 	require.Equal(t, "invalid_json", pe.Code)
 
 	f = newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", "").Return(nil, false, domain.ErrNotFound) // once: the early read is kept
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", "").Return(nil, false, domain.ErrNotFound) // once: the early read is kept
 	_, err = f.callbacks.Handle(context.Background(), input(`{"event":"completed","result":{"content":"`+strings.Repeat("字", 100)+`"}}`))
 	require.ErrorIs(t, err, domain.ErrNotFound)
 }
@@ -71,9 +71,9 @@ func TestHandleRefusedEarlyCheckKeepsTheOrder(t *testing.T) {
 func TestHandleBodyNamingNoAttemptIsLookedUpAfterwards(t *testing.T) {
 	f := newCallbackFixture(t)
 	body := `{"event":"progress","taskId":"task-a","progress":{"percentage":10}}`
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", "").Return(submittedTask(t), false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", "").Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "progress", []byte(body))).Return(true, nil)
+	f.deliveries.EXPECT().HasDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "progress", []byte(body))).Return(true, nil)
 	res, err := f.callbacks.Handle(context.Background(), input(body))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackDuplicate, res.Disposition)
@@ -94,9 +94,9 @@ func TestHandleWrongGuessIsNotUsed(t *testing.T) {
 	require.NoError(t, err)
 
 	body := `{"event":"progress","taskId":"task-a-2","progress":{"percentage":10}}`
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 2, "progress", []byte(body))).Return(task, true, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 2, "progress", []byte(body))).Return(task, true, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "progress", []byte(body))).Return(true, nil)
+	f.deliveries.EXPECT().HasDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "progress", []byte(body))).Return(true, nil)
 	res, err := f.callbacks.Handle(context.Background(), input(body))
 	require.NoError(t, err)
 	require.Equal(t, application.CallbackDuplicate, res.Disposition)

@@ -21,18 +21,21 @@ import (
 var t0 = time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC)
 
 type callbackFixture struct {
-	store     *mocks.MockTaskStore
-	verifier  *mocks.MockCallbackVerifier
-	publisher *mocks.MockEventPublisher
-	metrics   *mocks.MockMetrics
-	ids       *mocks.MockIDGenerator
-	callbacks *application.Callbacks
+	store      *mocks.MockTaskWriter
+	reader     *mocks.MockTaskReader
+	deliveries *mocks.MockDeliveryLog
+	verifier   *mocks.MockCallbackVerifier
+	publisher  *mocks.MockEventPublisher
+	metrics    *mocks.MockMetrics
+	ids        *mocks.MockIDGenerator
+	callbacks  *application.Callbacks
 }
 
 func newCallbackFixture(t *testing.T) *callbackFixture {
 	ctrl := gomock.NewController(t)
 	f := &callbackFixture{
-		store: mocks.NewMockTaskStore(ctrl), verifier: mocks.NewMockCallbackVerifier(ctrl),
+		store: mocks.NewMockTaskWriter(ctrl), reader: mocks.NewMockTaskReader(ctrl), deliveries: mocks.NewMockDeliveryLog(ctrl),
+		verifier:  mocks.NewMockCallbackVerifier(ctrl),
 		publisher: mocks.NewMockEventPublisher(ctrl), metrics: mocks.NewMockMetrics(ctrl),
 		ids: mocks.NewMockIDGenerator(ctrl),
 	}
@@ -43,7 +46,7 @@ func newCallbackFixture(t *testing.T) *callbackFixture {
 	f.metrics.EXPECT().CallbackHandled(gomock.Any(), gomock.Any(), gomock.Any()).AnyTimes()
 	f.metrics.EXPECT().NotificationDelay(gomock.Any()).AnyTimes()
 	f.callbacks = application.NewCallbacks(application.Deps{
-		Store: f.store, Clock: clock, IDs: f.ids, Publisher: f.publisher, Metrics: f.metrics, Log: zap.NewNop(),
+		Store: f.store, Reader: f.reader, Deliveries: f.deliveries, Clock: clock, IDs: f.ids, Publisher: f.publisher, Metrics: f.metrics, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: time.Hour, Backoff: domain.Backoff{Base: time.Second, Max: time.Minute}},
 	}, f.verifier)
 	return f
@@ -97,7 +100,7 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 	body := `{"event":"completed","taskId":"task-a-1","result":{"content":"# T\n\nbody"}}`
 	// The body names attempt 1: its delivery id is looked up with the task,
 	// and that answer is kept (no HasDelivery).
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(task, false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", domain.DeliveryID("", "task-a", 1, "completed", []byte(body))).Return(task, false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Len(1)).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(runUpdateAt(&changes))
 	f.metrics.EXPECT().TaskTransition("submitted", "completed")
@@ -122,9 +125,9 @@ func TestHandleCompletedWritesTaskContentPoolAndDeliveryTogether(t *testing.T) {
 
 func TestHandleDuplicateSeenBeforeSkipsTheUpdate(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(true, nil)
+	f.deliveries.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(true, nil)
 	// No UpdateTask and no Publish expected: gomock fails the test on any.
 	res, err := f.callbacks.Handle(context.Background(), input(`{"event":"progress","progress":{"percentage":10}}`))
 	require.NoError(t, err)
@@ -133,9 +136,9 @@ func TestHandleDuplicateSeenBeforeSkipsTheUpdate(t *testing.T) {
 
 func TestHandleDuplicateRaceLostInsideTheTransaction(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
+	f.deliveries.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrDuplicateDelivery)
 	res, err := f.callbacks.Handle(context.Background(), input(`{"event":"progress","progress":{"percentage":10}}`))
 	require.NoError(t, err)
@@ -146,9 +149,9 @@ func TestHandleRefusalsAreRecordedWithoutDeliveryID(t *testing.T) {
 	for name, cause := range map[string]error{"missing": ports.ErrCredentialMissing, "invalid": ports.ErrCredentialInvalid} {
 		t.Run(name, func(t *testing.T) {
 			f := newCallbackFixture(t)
-			f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
+			f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 			f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{}, cause)
-			f.store.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.Delivery) error {
+			f.deliveries.EXPECT().RecordDelivery(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.Delivery) error {
 				require.Equal(t, domain.DeliveryRejected, d.Outcome)
 				require.Empty(t, d.DeliveryID)
 				return nil
@@ -161,9 +164,9 @@ func TestHandleRefusalsAreRecordedWithoutDeliveryID(t *testing.T) {
 
 func TestHandleStoreFailuresAreUnavailable(t *testing.T) {
 	f := newCallbackFixture(t)
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(submittedTask(t), false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
+	f.deliveries.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(errors.New("connection reset"))
 	_, err := f.callbacks.Handle(context.Background(), input(`{"event":"completed","result":{"content":"x"}}`))
 	require.ErrorIs(t, err, application.ErrUnavailable)
@@ -175,9 +178,9 @@ func TestHandleVersionConflictIsRetried(t *testing.T) {
 	f := newCallbackFixture(t)
 	task := submittedTask(t)
 	var changes ports.TaskChanges
-	f.store.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(task, false, nil)
+	f.reader.EXPECT().GetTaskAndDelivery(gomock.Any(), "task-a", gomock.Any()).Return(task, false, nil)
 	f.verifier.EXPECT().Verify(gomock.Any(), gomock.Any()).Return(ports.Authentication{Scheme: "token", Attempt: 1}, nil)
-	f.store.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
+	f.deliveries.EXPECT().HasDelivery(gomock.Any(), "task-a", gomock.Any()).Return(false, nil)
 	gomock.InOrder(
 		f.store.EXPECT().UpdateTaskAt(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ErrVersionConflict),
 		f.store.EXPECT().UpdateTask(gomock.Any(), "task-a", gomock.Any()).Return(domain.ErrVersionConflict),

@@ -76,7 +76,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 // for tasks that change.
 func (r *Reconciler) ReconcileOnce(ctx context.Context) (ReconcileReport, error) {
 	now := r.deps.now()
-	tasks, err := r.deps.Store.FindStale(ctx, ports.StaleQuery{HeardBefore: now.Add(-r.cfg.Grace), Now: now, Limit: r.cfg.Batch})
+	tasks, err := r.deps.Stale.FindStale(ctx, ports.StaleQuery{HeardBefore: now.Add(-r.cfg.Grace), Now: now, Limit: r.cfg.Batch})
 	if err != nil {
 		return ReconcileReport{}, err
 	}
@@ -89,7 +89,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (ReconcileReport, error)
 		ids[i] = t.ID()
 	}
 	// One statement for the whole batch, so tasks that stay quiet take turns.
-	if err := r.deps.Store.MarkPolled(ctx, ids, now); err != nil {
+	if err := r.deps.Stale.MarkPolled(ctx, ids, now); err != nil {
 		return ReconcileReport{}, err
 	}
 

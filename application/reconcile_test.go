@@ -72,7 +72,7 @@ const (
 
 func reconcilerFor(store ports.TaskStore, clock ports.Clock, creator ports.ContentCreator, batch int) *application.Reconciler {
 	deps := application.Deps{
-		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: events.NewLocal(), Metrics: metrics.Discard{}, Log: zap.NewNop(),
+		Store: store, Stale: store, Clock: clock, IDs: ids.Random{}, Publisher: events.NewLocal(), Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: taskTimeout, Backoff: domain.Backoff{Base: time.Second, Max: time.Minute}},
 	}
 	return application.NewReconciler(deps, creator, application.NewWakeup(), application.ReconcilerConfig{

@@ -85,7 +85,7 @@ func (u *Tasks) Get(ctx context.Context, id string) (*domain.Task, error) {
 	if !domain.ValidTaskID(id) {
 		return nil, fmt.Errorf("task %q: %w", id, domain.ErrNotFound)
 	}
-	t, err := u.deps.Store.GetTask(ctx, id)
+	t, err := u.deps.Reader.GetTask(ctx, id)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return nil, unavailable("get task", err)
 	}
@@ -103,7 +103,7 @@ func (u *Tasks) List(ctx context.Context, q ports.TaskQuery) (ports.TaskPage, er
 	if q.Limit == 0 {
 		q.Limit = 50
 	}
-	page, err := u.deps.Store.ListTasks(ctx, q)
+	page, err := u.deps.Reader.ListTasks(ctx, q)
 	var ve *domain.ValidationError
 	if err != nil && !errors.As(err, &ve) {
 		return page, unavailable("list tasks", err)
@@ -148,7 +148,7 @@ func (u *Tasks) operate(ctx context.Context, id string, kind domain.EventKind) (
 
 // Deliveries returns a task's callback log.
 func (u *Tasks) Deliveries(ctx context.Context, id string) ([]domain.Delivery, error) {
-	ds, err := u.deps.Store.ListDeliveries(ctx, id)
+	ds, err := u.deps.Deliveries.ListDeliveries(ctx, id)
 	if err != nil {
 		return nil, unavailable("list deliveries", err)
 	}
@@ -157,7 +157,7 @@ func (u *Tasks) Deliveries(ctx context.Context, id string) ([]domain.Delivery, e
 
 // Content returns a content record.
 func (u *Tasks) Content(ctx context.Context, id string) (domain.Content, error) {
-	c, err := u.deps.Store.GetContent(ctx, id)
+	c, err := u.deps.Reader.GetContent(ctx, id)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return c, unavailable("get content", err)
 	}
@@ -169,7 +169,7 @@ func (u *Tasks) Pool(ctx context.Context, status domain.PoolStatus, limit int) (
 	if limit <= 0 || limit > 200 {
 		limit = 200
 	}
-	entries, err := u.deps.Store.ListPoolItems(ctx, ports.PoolQuery{Status: status, Limit: limit})
+	entries, err := u.deps.Reader.ListPoolItems(ctx, ports.PoolQuery{Status: status, Limit: limit})
 	if err != nil {
 		return nil, unavailable("list publish pool", err)
 	}

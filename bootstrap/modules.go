@@ -224,7 +224,7 @@ func NewRegistry() *prometheus.Registry {
 func NewDeps(cfg Config, store ports.TaskStore, clk ports.Clock, gen ports.IDGenerator,
 	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger) application.Deps {
 	return application.Deps{
-		Store: store, Clock: clk, IDs: gen, Publisher: pub, Metrics: m, Log: log,
+		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store, Clock: clk, IDs: gen, Publisher: pub, Metrics: m, Log: log,
 		Rules: application.Rules{TaskTimeout: cfg.TaskTimeout, Backoff: domain.DefaultBackoff},
 	}
 }

@@ -51,20 +51,16 @@ type StaleQuery struct {
 	Limit       int
 }
 
-// TaskStore is the persistence of tasks and what they produce.
-type TaskStore interface {
+// The store is split by role: each use case takes the roles it uses
+// (application.Deps), and one adapter implements them all (TaskStore).
+
+// TaskWriter creates tasks and changes them, with their side effects, in
+// one transaction per change.
+type TaskWriter interface {
 	// CreateTask stores a new task. With a key: a replay of the same key and
 	// request returns the stored task and replayed=true; the same key with a
 	// different request fails with domain.ErrIdempotencyConflict.
 	CreateTask(ctx context.Context, t *domain.Task, key *IdempotencyKey) (stored *domain.Task, replayed bool, err error)
-	// GetTask returns a task with its attempts, or domain.ErrNotFound.
-	GetTask(ctx context.Context, id string) (*domain.Task, error)
-	// GetTaskAndDelivery is GetTask that also reports, in the same read,
-	// whether an accepted delivery with deliveryID was recorded for the task
-	// (false for ""): a callback's cheapest duplicate check.
-	GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error)
-	// ListTasks returns tasks newest first.
-	ListTasks(ctx context.Context, q TaskQuery) (TaskPage, error)
 	// UpdateTask loads a task (locked for the transaction), lets fn decide and
 	// writes the task and its side effects atomically. A task changed by
 	// someone else in between fails with domain.ErrVersionConflict.
@@ -77,6 +73,10 @@ type TaskStore interface {
 	// domain.ErrVersionConflict and nothing is written; callers then use
 	// UpdateTask. On success t is at its new version.
 	UpdateTaskAt(ctx context.Context, t *domain.Task, fn UpdateFunc) error
+}
+
+// TaskClaimer hands due tasks to one dispatcher at a time.
+type TaskClaimer interface {
 	// ClaimDue leases up to limit pending tasks that are due and have no open
 	// attempt, highest priority then oldest first; concurrent claimers never
 	// get the same task. When open is not nil, each claimed task is also
@@ -84,6 +84,10 @@ type TaskStore interface {
 	// dispatcher opens the attempt there); a task open refuses stays leased
 	// and unchanged, and is not returned.
 	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open UpdateFunc) ([]*domain.Task, error)
+}
+
+// StaleTasks finds the tasks the reconciler must ask content-creator about.
+type StaleTasks interface {
 	// FindStale returns active tasks not heard from since q.HeardBefore or past
 	// their deadline, and pending tasks whose open attempt's lease expired.
 	FindStale(ctx context.Context, q StaleQuery) ([]*domain.Task, error)
@@ -91,6 +95,10 @@ type TaskStore interface {
 	// content-creator about these tasks at the given time. FindStale returns
 	// the least recently polled first, so quiet tasks take turns.
 	MarkPolled(ctx context.Context, ids []string, at time.Time) error
+}
+
+// DeliveryLog is the audit log of callback deliveries.
+type DeliveryLog interface {
 	// RecordDelivery stores an audit record outside a task update (rejected
 	// or ignored deliveries). A duplicate DeliveryID → domain.ErrDuplicateDelivery.
 	// Rejected deliveries are bounded: at most one is stored per task, reason
@@ -100,13 +108,34 @@ type TaskStore interface {
 	HasDelivery(ctx context.Context, taskID, deliveryID string) (bool, error)
 	// ListDeliveries returns a task's delivery log, oldest first.
 	ListDeliveries(ctx context.Context, taskID string) ([]domain.Delivery, error)
+}
+
+// TaskReader is the read model: tasks, contents and the publish pool as
+// they are stored.
+type TaskReader interface {
+	// GetTask returns a task with its attempts, or domain.ErrNotFound.
+	GetTask(ctx context.Context, id string) (*domain.Task, error)
+	// GetTaskAndDelivery is GetTask that also reports, in the same read,
+	// whether an accepted delivery with deliveryID was recorded for the task
+	// (false for ""): a callback's cheapest duplicate check.
+	GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error)
+	// ListTasks returns tasks newest first.
+	ListTasks(ctx context.Context, q TaskQuery) (TaskPage, error)
 	// GetContent returns content by id, or domain.ErrNotFound.
 	GetContent(ctx context.Context, id string) (domain.Content, error)
-	// ListPool returns publish-pool entries, highest priority first.
-	ListPool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error)
-	// ListPoolItems is ListPool with each entry's article title, for people
-	// reading the pool.
+	// ListPoolItems returns publish-pool entries, highest priority first,
+	// each with its article's title.
 	ListPoolItems(ctx context.Context, q PoolQuery) ([]PoolItem, error)
+}
+
+// TaskStore is every role at once: what one storage adapter implements and
+// bootstrap hands out role by role.
+type TaskStore interface {
+	TaskWriter
+	TaskClaimer
+	StaleTasks
+	DeliveryLog
+	TaskReader
 }
 
 // PoolQuery filters the publish pool.

@@ -43,7 +43,8 @@ func newTimedServer(t *testing.T, store *sqlstore.Store, cfg httpapi.Config) *ti
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	deps := application.Deps{
-		Store: h.store, Clock: h.clock, IDs: ids.Random{}, Publisher: h.events, Metrics: m, Log: zap.NewNop(),
+		Store: h.store, Claimer: h.store, Stale: h.store, Deliveries: h.store, Reader: h.store,
+		Clock: h.clock, IDs: ids.Random{}, Publisher: h.events, Metrics: m, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: 30 * time.Minute},
 	}
 	verifier, err := signature.NewVerifier(signature.Config{Tokens: true, Tolerance: 5 * time.Minute})

@@ -52,7 +52,8 @@ func newSSEServer(t *testing.T, cfg httpapi.Config) *sseServer {
 	t.Helper()
 	h := newHarness(t, sqlstoretest.NewSQLite(t))
 	deps := application.Deps{
-		Store: h.store, Clock: h.clock, IDs: ids.Random{}, Publisher: h.events, Metrics: metrics.Discard{}, Log: zap.NewNop(),
+		Store: h.store, Claimer: h.store, Stale: h.store, Deliveries: h.store, Reader: h.store,
+		Clock: h.clock, IDs: ids.Random{}, Publisher: h.events, Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: 30 * time.Minute},
 	}
 	verifier, err := signature.NewVerifier(signature.Config{Tokens: true, Tolerance: 5 * time.Minute})

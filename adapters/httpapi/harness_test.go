@@ -120,7 +120,8 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Microsecond)}
 	hub := events.NewLocal()
 	deps := application.Deps{
-		Store: store, Clock: clock, IDs: ids.Random{}, Publisher: hub, Metrics: metrics.Discard{}, Log: zap.NewNop(),
+		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store,
+		Clock: clock, IDs: ids.Random{}, Publisher: hub, Metrics: metrics.Discard{}, Log: zap.NewNop(),
 		Rules: application.Rules{TaskTimeout: 30 * time.Minute, Backoff: o.backoff},
 	}
 	verifier, err := signature.NewVerifier(o.verifier)

@@ -16,7 +16,7 @@ import (
 
 func TestClaimDue(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		now := base.Add(time.Hour)
 		create := func(tk *domain.Task) {
@@ -75,7 +75,7 @@ func TestClaimDue(t *testing.T) {
 // and unreturned.
 func TestClaimDueOpens(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		now := base.Add(time.Hour).Truncate(time.Microsecond) // as stored
 		for _, id := range []string{"task-a", "task-refused", "task-b"} {
@@ -169,7 +169,7 @@ func TestClaimDueConcurrentClaimersNeverShare(t *testing.T) {
 
 func TestFindStale(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		now := base.Add(time.Hour)
 		create := func(tk *domain.Task) {
@@ -220,7 +220,7 @@ func TestFindStale(t *testing.T) {
 
 func TestFindStaleServesLeastRecentlyPolledFirst(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		now := base.Add(time.Hour)
 		for _, id := range []string{"task-a", "task-b", "task-c"} {

@@ -10,17 +10,20 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/domain"
 	"contenthub/ports"
 )
 
-// Every test here runs the same code against SQLite and PostgreSQL.
+// The store contract suite: tests written against the storage ports
+// (sqlstoretest.Ports), each run by sqlstoretest.Contract against every
+// implementation of them (today the SQL store on SQLite and PostgreSQL).
+// Tests of methods new ports add join it; tests of what only the SQL store
+// has (its schema, its connection pools) use sqlstoretest.Each.
 
 func TestCreateGetRoundTrip(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 
 		fresh := newTask(t, "task-fresh", base)
@@ -86,7 +89,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 
 func TestGetTaskUnknown(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		_, err := s.GetTask(t.Context(), "task-nobody")
 		require.ErrorIs(t, err, domain.ErrNotFound)
 	})
@@ -94,7 +97,7 @@ func TestGetTaskUnknown(t *testing.T) {
 
 func TestCreateTaskDuplicateID(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, newTask(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -105,7 +108,7 @@ func TestCreateTaskDuplicateID(t *testing.T) {
 
 func TestCreateTaskIdempotency(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		key := &ports.IdempotencyKey{Key: "key-1", RequestHash: "hash-a"}
 
@@ -130,7 +133,7 @@ func TestCreateTaskIdempotency(t *testing.T) {
 
 func TestCreateTaskIdempotencyRace(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		key := &ports.IdempotencyKey{Key: "key-race", RequestHash: "hash"}
 		const n = 8
@@ -179,7 +182,7 @@ func assertNoError(t *testing.T, err error) bool {
 
 func TestListTasks(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		var all []*domain.Task
 		for i := range 7 {
@@ -277,7 +280,7 @@ func TestListTasks(t *testing.T) {
 
 func TestUpdateTaskSaves(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		created, _, err := s.CreateTask(ctx, newTask(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -311,7 +314,7 @@ func TestUpdateTaskSaves(t *testing.T) {
 
 func TestUpdateTaskErrors(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, newTask(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -344,7 +347,7 @@ func TestUpdateTaskErrors(t *testing.T) {
 
 func TestSaveTaskRefusesStaleVersion(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, newTask(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -357,7 +360,7 @@ func TestSaveTaskRefusesStaleVersion(t *testing.T) {
 		}))
 
 		apply(t, stale, openEv(base.Add(2*time.Second), "tok-loser"))
-		err = sqlstore.SaveTask(ctx, s, stale)
+		err = saveTask(ctx, s, stale)
 		require.ErrorIs(t, err, domain.ErrVersionConflict)
 
 		got, err := s.GetTask(ctx, "task-1")
@@ -371,7 +374,7 @@ func TestSaveTaskRefusesStaleVersion(t *testing.T) {
 
 func TestUpdateTaskConcurrentUpdatesSerialise(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		tk := submitted(t, "task-1", base)
 		_, _, err := s.CreateTask(ctx, tk, nil)
@@ -416,7 +419,7 @@ func completion(t *testing.T, tk *domain.Task, contentN int, deliveryID string) 
 
 func TestUpdateTaskWritesSideEffectsAtomically(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base, priority(8)), nil)
 		require.NoError(t, err)
@@ -434,10 +437,11 @@ func TestUpdateTaskWritesSideEffectsAtomically(t *testing.T) {
 			return completion(t, tk, 1, "wh:d-1"), nil
 		})
 		require.ErrorIs(t, err, domain.ErrDuplicateDelivery)
+		require.ErrorContains(t, err, "delivery wh:d-1 of task task-1", "the same words on both dialects")
 		assertStored(t, s, processing, 1)
 		_, err = s.GetContent(ctx, "content-1")
 		require.ErrorIs(t, err, domain.ErrNotFound)
-		pool, err := s.ListPool(ctx, "", 10)
+		pool, err := poolEntries(ctx, s, "", 10)
 		require.NoError(t, err)
 		require.Empty(t, pool)
 
@@ -457,7 +461,7 @@ func TestUpdateTaskWritesSideEffectsAtomically(t *testing.T) {
 		wantContent := *want.Content
 		wantContent.CreatedAt = wantContent.CreatedAt.Truncate(time.Microsecond)
 		require.Equal(t, wantContent, content)
-		pool, err = s.ListPool(ctx, domain.PoolPending, 10)
+		pool, err = poolEntries(ctx, s, domain.PoolPending, 10)
 		require.NoError(t, err)
 		wantEntry := *want.PoolEntry
 		wantEntry.CreatedAt = wantEntry.CreatedAt.Truncate(time.Microsecond)
@@ -477,14 +481,14 @@ func TestUpdateTaskWritesSideEffectsAtomically(t *testing.T) {
 		})
 		require.ErrorIs(t, err, domain.ErrConflict)
 		assertStored(t, s, before, 0)
-		pool, err = s.ListPool(ctx, "", 10)
+		pool, err = poolEntries(ctx, s, "", 10)
 		require.NoError(t, err)
 		require.Len(t, pool, 1)
 	})
 }
 
 // assertStored requires the stored task to equal want, with n deliveries logged.
-func assertStored(t *testing.T, s *sqlstore.Store, want *domain.Task, n int) {
+func assertStored(t *testing.T, s sqlstoretest.Ports, want *domain.Task, n int) {
 	t.Helper()
 	got, err := s.GetTask(t.Context(), want.ID())
 	require.NoError(t, err)

@@ -2,18 +2,7 @@ package sqlstore
 
 import (
 	"context"
-
-	"contenthub/domain"
-	"contenthub/ports"
 )
-
-// SaveTask runs the compare-and-set save of UpdateTask on its own, so tests
-// can save a task that was loaded before someone else saved it.
-func SaveTask(ctx context.Context, s *Store, t *domain.Task) error {
-	return s.UpdateTaskAt(ctx, t, func(*domain.Task) (ports.TaskChanges, error) {
-		return ports.TaskChanges{SaveTask: true}, nil
-	})
-}
 
 // TaskIDColumns lists every table with a task_id column in the store's
 // schema, so tests can check that nothing of a task is left anywhere.
@@ -34,4 +23,29 @@ func RowsOfTask(ctx context.Context, s *Store, table, id string) (int, error) {
 	var n int
 	err := s.reads.GetContext(ctx, &n, s.reads.Rebind("SELECT COUNT(*) FROM "+table+" WHERE task_id = ?"), id)
 	return n, err
+}
+
+// InsertedColumns are the columns the PostgreSQL one-statement write inserts,
+// per table: the ones whose parameters it casts with postgresType.
+var InsertedColumns = map[string][]string{
+	"task_attempts":      attemptColumns,
+	"contents":           contentColumns,
+	"publish_pool":       poolColumns,
+	"webhook_deliveries": deliveryColumns,
+}
+
+// PostgresType is the cast the one-statement write gives a column's parameter.
+var PostgresType = postgresType
+
+// SchemaType is the type the migrated PostgreSQL schema declares for a
+// column, and the type cast is, both in PostgreSQL's own spelling.
+func SchemaType(ctx context.Context, s *Store, table, column, cast string) (declared, casted string, err error) {
+	var row struct {
+		Declared string `db:"declared"`
+		Casted   string `db:"casted"`
+	}
+	err = s.reads.GetContext(ctx, &row, `SELECT format_type(atttypid, NULL) AS declared,
+		format_type($3::regtype, NULL) AS casted
+		FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, table, column, cast)
+	return row.Declared, row.Casted, err
 }

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"contenthub/domain"
+	"contenthub/ports"
 )
 
 // base has nanoseconds on purpose: storage keeps microseconds.
@@ -128,4 +130,26 @@ func ids(tasks []*domain.Task) []string {
 		out[i] = t.ID()
 	}
 	return out
+}
+
+// saveTask runs the compare-and-set save of UpdateTask on its own, so tests
+// can save a task that was loaded before someone else saved it.
+func saveTask(ctx context.Context, s ports.TaskWriter, t *domain.Task) error {
+	return s.UpdateTaskAt(ctx, t, func(*domain.Task) (ports.TaskChanges, error) {
+		return ports.TaskChanges{SaveTask: true}, nil
+	})
+}
+
+// poolEntries lists the publish pool through the read model: the entries of
+// ListPoolItems, without their titles.
+func poolEntries(ctx context.Context, s ports.TaskReader, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error) {
+	items, err := s.ListPoolItems(ctx, ports.PoolQuery{Status: status, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]domain.PoolEntry, len(items))
+	for i, item := range items {
+		entries[i] = item.Entry
+	}
+	return entries, nil
 }

@@ -79,7 +79,8 @@ func (s *Store) GetContent(ctx context.Context, id string) (domain.Content, erro
 }
 
 // ListPool returns publish-pool entries with the status ("" = any), highest
-// priority first, then earliest scheduled; limit as in ListTasks.
+// priority first, then earliest scheduled; limit as in ListTasks. No port
+// has it (readers use ListPoolItems): tests read the pool with it.
 func (s *Store) ListPool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error) {
 	query := "SELECT " + poolSelect + " FROM publish_pool"
 	var args []any

@@ -16,7 +16,7 @@ import (
 // deliveries and other tasks' refusals are unaffected.
 func TestRefusedDeliveriesAreBounded(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		window := base.Truncate(sqlstore.RefusedAuditWindow)
 		refused := func(taskID, reason string, at time.Time) domain.Delivery {

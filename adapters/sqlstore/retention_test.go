@@ -20,7 +20,7 @@ type retentionFixture struct {
 	want ports.RetentionCount
 }
 
-func newRetentionFixture(t *testing.T, s *sqlstore.Store) retentionFixture {
+func newRetentionFixture(t *testing.T, s sqlstoretest.Ports) retentionFixture {
 	t.Helper()
 	ctx := t.Context()
 	var f retentionFixture
@@ -115,7 +115,7 @@ var cutoff = base.Add(30 * 24 * time.Hour)
 // whole. The dry run counts exactly what the purge then deletes.
 func TestRetentionDeletesOldTerminalTasksOnly(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		f := newRetentionFixture(t, s)
 		keptBefore := map[string]*domain.Task{}
@@ -124,7 +124,7 @@ func TestRetentionDeletesOldTerminalTasksOnly(t *testing.T) {
 			require.NoError(t, err)
 			keptBefore[id] = tk
 		}
-		poolBefore, err := s.ListPool(ctx, "", 100)
+		poolBefore, err := poolEntries(ctx, s, "", 100)
 		require.NoError(t, err)
 		require.Len(t, poolBefore, 1)
 
@@ -169,7 +169,7 @@ func TestRetentionDeletesOldTerminalTasksOnly(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, log, 3, id)
 		}
-		pool, err := s.ListPool(ctx, "", 100)
+		pool, err := poolEntries(ctx, s, "", 100)
 		require.NoError(t, err)
 		require.Equal(t, poolBefore, pool)
 		_, err = s.GetContent(ctx, pool[0].ContentID)
@@ -189,6 +189,7 @@ func TestRetentionDeletesOldTerminalTasksOnly(t *testing.T) {
 // task has none left.
 func TestRetentionLeavesNoRowOfADeletedTask(t *testing.T) {
 	t.Parallel()
+	// The SQL store's own schema: a test of this adapter, not of the ports.
 	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
 		ctx := t.Context()
 		f := newRetentionFixture(t, s)
@@ -218,7 +219,7 @@ func TestRetentionLeavesNoRowOfADeletedTask(t *testing.T) {
 // delete every eligible task exactly once between them.
 func TestRetentionConcurrentPurgersShareTheWork(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		const n = 40
 		for i := range n {

@@ -127,7 +127,7 @@ func TestIsUnavailable(t *testing.T) {
 // "unavailable", and nothing half written.
 func TestContextEndAbortsCleanly(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -163,7 +163,7 @@ func TestContextEndAbortsCleanly(t *testing.T) {
 
 func TestUpdateTaskPanicReleasesTheTransaction(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, newTask(t, "task-1", base), nil)
 		require.NoError(t, err)

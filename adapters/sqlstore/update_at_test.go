@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -21,7 +20,7 @@ import (
 // written from the task as read, and the read task moves to its new version.
 func TestUpdateTaskAtWritesADecisionOnAFreshRead(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -41,7 +40,7 @@ func TestUpdateTaskAtWritesADecisionOnAFreshRead(t *testing.T) {
 		content, err := s.GetContent(ctx, "content-1")
 		require.NoError(t, err)
 		require.Equal(t, want.Content.Body, content.Body)
-		pool, err := s.ListPool(ctx, domain.PoolPending, 10)
+		pool, err := poolEntries(ctx, s, domain.PoolPending, 10)
 		require.NoError(t, err)
 		require.Len(t, pool, 1)
 		seen, err := s.HasDelivery(ctx, "task-1", "wh:d-1")
@@ -56,7 +55,7 @@ func TestUpdateTaskAtWritesADecisionOnAFreshRead(t *testing.T) {
 // whole write.
 func TestUpdateTaskAtRefusesAStaleRead(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -112,7 +111,7 @@ func TestUpdateTaskAtRefusesAStaleRead(t *testing.T) {
 // others are told the task changed, and one content and one pool entry exist.
 func TestUpdateTaskAtRacesWriteOnce(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
 		require.NoError(t, err)
@@ -149,7 +148,7 @@ func TestUpdateTaskAtRacesWriteOnce(t *testing.T) {
 		wg.Wait()
 		require.EqualValues(t, 1, won.Load())
 		require.EqualValues(t, n-1, lost.Load())
-		pool, err := s.ListPool(ctx, "", 10)
+		pool, err := poolEntries(ctx, s, "", 10)
 		require.NoError(t, err)
 		require.Len(t, pool, 1)
 		log, err := s.ListDeliveries(ctx, "task-1")
@@ -162,7 +161,7 @@ func TestUpdateTaskAtRacesWriteOnce(t *testing.T) {
 // id is recorded for it, in one read.
 func TestGetTaskAndDelivery(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		_, _, err := s.GetTaskAndDelivery(ctx, "task-1", "wh:d-1")
 		require.ErrorIs(t, err, domain.ErrNotFound)
@@ -200,7 +199,7 @@ func TestGetTaskAndDelivery(t *testing.T) {
 func TestMixedWritersOnAFreshStore(t *testing.T) {
 	t.Parallel()
 	for round := range 3 {
-		sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/jmoiron/sqlx/reflectx"
 	"github.com/lib/pq"
 
 	"contenthub/domain"
@@ -145,31 +146,27 @@ func (s statement) row(ctx context.Context, args ...any) *sql.Row {
 	return s.tx.QueryRowContext(ctx, s.query, args...)
 }
 
-// rowFields maps a row struct's fields to a column list once per type, so
-// that a row's values and scan targets follow its table's column list
+// rowMapper reads a row struct's db tags as sqlx does for the store's
+// Select and Get (the same tag, the same name mapping).
+var rowMapper = reflectx.NewMapperFunc("db", sqlx.NameMapper)
+
+// rowTraversals maps a row struct's fields to a column list once per type,
+// so that a row's values and scan targets follow its table's column list
 // (taskColumns, …) without per-call named-query compilation. Each row type
 // is used with one column list.
-var rowFields sync.Map // reflect.Type → []int, field index per column
+var rowTraversals sync.Map // reflect.Type → [][]int, field traversal per column
 
-func fieldIndexes(t reflect.Type, columns []string) []int {
-	if idx, ok := rowFields.Load(t); ok {
-		return idx.([]int)
+func fieldTraversals(t reflect.Type, columns []string) [][]int {
+	if idx, ok := rowTraversals.Load(t); ok {
+		return idx.([][]int)
 	}
-	byTag := map[string]int{}
-	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("db"); tag != "" {
-			byTag[tag] = i
-		}
-	}
-	idx := make([]int, len(columns))
+	idx := rowMapper.TraversalsByName(t, columns)
 	for i, c := range columns {
-		j, ok := byTag[c]
-		if !ok {
+		if len(idx[i]) == 0 {
 			panic(fmt.Sprintf("sqlstore: %s has no field for column %s", t, c))
 		}
-		idx[i] = j
 	}
-	rowFields.Store(t, idx)
+	rowTraversals.Store(t, idx)
 	return idx
 }
 
@@ -177,8 +174,8 @@ func fieldIndexes(t reflect.Type, columns []string) []int {
 func rowValues(row any, columns []string) []any {
 	v := reflect.ValueOf(row)
 	out := make([]any, len(columns))
-	for i, j := range fieldIndexes(v.Type(), columns) {
-		out[i] = v.Field(j).Interface()
+	for i, path := range fieldTraversals(v.Type(), columns) {
+		out[i] = reflectx.FieldByIndexesReadOnly(v, path).Interface()
 	}
 	return out
 }
@@ -187,8 +184,8 @@ func rowValues(row any, columns []string) []any {
 func rowTargets(row any, columns []string) []any {
 	v := reflect.ValueOf(row).Elem()
 	out := make([]any, len(columns))
-	for i, j := range fieldIndexes(v.Type(), columns) {
-		out[i] = v.Field(j).Addr().Interface()
+	for i, path := range fieldTraversals(v.Type(), columns) {
+		out[i] = reflectx.FieldByIndexes(v, path).Addr().Interface()
 	}
 	return out
 }
@@ -484,7 +481,9 @@ func postgresWriteSQL(sh writeShape) string {
 }
 
 // postgresType is a column's type, for parameters PostgreSQL cannot infer
-// (INSERT … SELECT reads them as text otherwise).
+// (INSERT … SELECT reads them as text otherwise). Kept by hand beside the
+// migrations; TestPostgresCastsMatchTheSchema checks it against the
+// migrated schema.
 func postgresType(column string) string {
 	switch column {
 	case "account_id", "version":
@@ -502,20 +501,33 @@ func postgresType(column string) string {
 	return "text"
 }
 
-// writeError maps a refused write: a delivery id already recorded for the
-// task is domain.ErrDuplicateDelivery; content or a pool entry that exists is
-// domain.ErrConflict.
+// writeError maps a failed PostgreSQL write: a unique violation is the row
+// that exists (refusedWrite).
 func writeError(w write, err error) error {
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" { // unique_violation
-		switch pqErr.Table {
-		case "webhook_deliveries":
-			return fmt.Errorf("delivery %s of task %s: %w", w.delivery.DeliveryID.String, w.taskID, domain.ErrDuplicateDelivery)
-		case "contents", "publish_pool":
-			return fmt.Errorf("content of task %s exists (%s): %w", w.taskID, pqErr.Constraint, domain.ErrConflict)
+		if refused := refusedWrite(w, pqErr.Table); refused != nil {
+			return refused
 		}
 	}
 	return fmt.Errorf("save task %s: %w", w.taskID, err)
+}
+
+// refusedWrite is the error of a write refused because a row it adds to
+// table exists, on either dialect (PostgreSQL reports a unique violation,
+// SQLite's ON CONFLICT DO NOTHING no row): a delivery id already recorded
+// for the task is domain.ErrDuplicateDelivery; content or a pool entry that
+// exists is domain.ErrConflict. Nil for a table whose rows never conflict.
+func refusedWrite(w write, table string) error {
+	switch {
+	case table == "webhook_deliveries" && w.delivery != nil:
+		return fmt.Errorf("delivery %s of task %s: %w", w.delivery.DeliveryID.String, w.taskID, domain.ErrDuplicateDelivery)
+	case table == "contents" && w.content != nil:
+		return fmt.Errorf("content %s of task %s exists: %w", w.content.ID, w.taskID, domain.ErrConflict)
+	case table == "publish_pool" && w.pool != nil:
+		return fmt.Errorf("pool entry %s for content %s of task %s exists: %w", w.pool.ID, w.pool.ContentID, w.taskID, domain.ErrConflict)
+	}
+	return nil
 }
 
 var (
@@ -566,7 +578,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		res, err := exec(insertDeliverySQL, w.delivery.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("delivery %s of task %s: %w", w.delivery.DeliveryID.String, w.taskID, domain.ErrDuplicateDelivery)
+				return refusedWrite(w, "webhook_deliveries")
 			}
 			return fmt.Errorf("record delivery: %w", err)
 		}
@@ -575,7 +587,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		res, err := exec(insertContentSQL, w.content.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("content %s of task %s exists: %w", w.content.ID, w.taskID, domain.ErrConflict)
+				return refusedWrite(w, "contents")
 			}
 			return fmt.Errorf("insert content: %w", err)
 		}
@@ -584,7 +596,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		res, err := exec(insertPoolSQL, w.pool.values()...)
 		if err := oneRow(res, err); err != nil {
 			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("pool entry %s for content %s exists: %w", w.pool.ID, w.pool.ContentID, domain.ErrConflict)
+				return refusedWrite(w, "publish_pool")
 			}
 			return fmt.Errorf("insert pool entry: %w", err)
 		}

@@ -38,7 +38,8 @@ func TestRegisteredOnTheServiceRouter(t *testing.T) {
 	require.NoError(t, store.MigrateUp(ctx))
 
 	deps := application.Deps{
-		Store: store, Clock: clock.System{}, IDs: ids.Random{}, Publisher: nopPublisher{}, Metrics: metrics.Discard{},
+		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store,
+		Clock: clock.System{}, IDs: ids.Random{}, Publisher: nopPublisher{}, Metrics: metrics.Discard{},
 		Log: zap.NewNop(), Rules: application.Rules{TaskTimeout: time.Minute, Backoff: domain.Backoff{Base: time.Second, Max: time.Minute}},
 	}
 	tasks := application.NewTasks(deps, nil, application.NewWakeup())

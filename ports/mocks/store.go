@@ -19,6 +19,670 @@ import (
 	gomock "go.uber.org/mock/gomock"
 )
 
+// MockTaskWriter is a mock of TaskWriter interface.
+type MockTaskWriter struct {
+	ctrl     *gomock.Controller
+	recorder *MockTaskWriterMockRecorder
+	isgomock struct{}
+}
+
+// MockTaskWriterMockRecorder is the mock recorder for MockTaskWriter.
+type MockTaskWriterMockRecorder struct {
+	mock *MockTaskWriter
+}
+
+// NewMockTaskWriter creates a new mock instance.
+func NewMockTaskWriter(ctrl *gomock.Controller) *MockTaskWriter {
+	mock := &MockTaskWriter{ctrl: ctrl}
+	mock.recorder = &MockTaskWriterMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockTaskWriter) EXPECT() *MockTaskWriterMockRecorder {
+	return m.recorder
+}
+
+// CreateTask mocks base method.
+func (m *MockTaskWriter) CreateTask(ctx context.Context, t *domain.Task, key *ports.IdempotencyKey) (*domain.Task, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateTask", ctx, t, key)
+	ret0, _ := ret[0].(*domain.Task)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// CreateTask indicates an expected call of CreateTask.
+func (mr *MockTaskWriterMockRecorder) CreateTask(ctx, t, key any) *MockTaskWriterCreateTaskCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateTask", reflect.TypeOf((*MockTaskWriter)(nil).CreateTask), ctx, t, key)
+	return &MockTaskWriterCreateTaskCall{Call: call}
+}
+
+// MockTaskWriterCreateTaskCall wrap *gomock.Call
+type MockTaskWriterCreateTaskCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskWriterCreateTaskCall) Return(stored *domain.Task, replayed bool, err error) *MockTaskWriterCreateTaskCall {
+	c.Call = c.Call.Return(stored, replayed, err)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskWriterCreateTaskCall) Do(f func(context.Context, *domain.Task, *ports.IdempotencyKey) (*domain.Task, bool, error)) *MockTaskWriterCreateTaskCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskWriterCreateTaskCall) DoAndReturn(f func(context.Context, *domain.Task, *ports.IdempotencyKey) (*domain.Task, bool, error)) *MockTaskWriterCreateTaskCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// UpdateTask mocks base method.
+func (m *MockTaskWriter) UpdateTask(ctx context.Context, id string, fn ports.UpdateFunc) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateTask", ctx, id, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateTask indicates an expected call of UpdateTask.
+func (mr *MockTaskWriterMockRecorder) UpdateTask(ctx, id, fn any) *MockTaskWriterUpdateTaskCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateTask", reflect.TypeOf((*MockTaskWriter)(nil).UpdateTask), ctx, id, fn)
+	return &MockTaskWriterUpdateTaskCall{Call: call}
+}
+
+// MockTaskWriterUpdateTaskCall wrap *gomock.Call
+type MockTaskWriterUpdateTaskCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskWriterUpdateTaskCall) Return(arg0 error) *MockTaskWriterUpdateTaskCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskWriterUpdateTaskCall) Do(f func(context.Context, string, ports.UpdateFunc) error) *MockTaskWriterUpdateTaskCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskWriterUpdateTaskCall) DoAndReturn(f func(context.Context, string, ports.UpdateFunc) error) *MockTaskWriterUpdateTaskCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// UpdateTaskAt mocks base method.
+func (m *MockTaskWriter) UpdateTaskAt(ctx context.Context, t *domain.Task, fn ports.UpdateFunc) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateTaskAt", ctx, t, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateTaskAt indicates an expected call of UpdateTaskAt.
+func (mr *MockTaskWriterMockRecorder) UpdateTaskAt(ctx, t, fn any) *MockTaskWriterUpdateTaskAtCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateTaskAt", reflect.TypeOf((*MockTaskWriter)(nil).UpdateTaskAt), ctx, t, fn)
+	return &MockTaskWriterUpdateTaskAtCall{Call: call}
+}
+
+// MockTaskWriterUpdateTaskAtCall wrap *gomock.Call
+type MockTaskWriterUpdateTaskAtCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskWriterUpdateTaskAtCall) Return(arg0 error) *MockTaskWriterUpdateTaskAtCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskWriterUpdateTaskAtCall) Do(f func(context.Context, *domain.Task, ports.UpdateFunc) error) *MockTaskWriterUpdateTaskAtCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskWriterUpdateTaskAtCall) DoAndReturn(f func(context.Context, *domain.Task, ports.UpdateFunc) error) *MockTaskWriterUpdateTaskAtCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// MockTaskClaimer is a mock of TaskClaimer interface.
+type MockTaskClaimer struct {
+	ctrl     *gomock.Controller
+	recorder *MockTaskClaimerMockRecorder
+	isgomock struct{}
+}
+
+// MockTaskClaimerMockRecorder is the mock recorder for MockTaskClaimer.
+type MockTaskClaimerMockRecorder struct {
+	mock *MockTaskClaimer
+}
+
+// NewMockTaskClaimer creates a new mock instance.
+func NewMockTaskClaimer(ctrl *gomock.Controller) *MockTaskClaimer {
+	mock := &MockTaskClaimer{ctrl: ctrl}
+	mock.recorder = &MockTaskClaimerMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockTaskClaimer) EXPECT() *MockTaskClaimerMockRecorder {
+	return m.recorder
+}
+
+// ClaimDue mocks base method.
+func (m *MockTaskClaimer) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open ports.UpdateFunc) ([]*domain.Task, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ClaimDue", ctx, owner, now, lease, limit, open)
+	ret0, _ := ret[0].([]*domain.Task)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ClaimDue indicates an expected call of ClaimDue.
+func (mr *MockTaskClaimerMockRecorder) ClaimDue(ctx, owner, now, lease, limit, open any) *MockTaskClaimerClaimDueCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockTaskClaimer)(nil).ClaimDue), ctx, owner, now, lease, limit, open)
+	return &MockTaskClaimerClaimDueCall{Call: call}
+}
+
+// MockTaskClaimerClaimDueCall wrap *gomock.Call
+type MockTaskClaimerClaimDueCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskClaimerClaimDueCall) Return(arg0 []*domain.Task, arg1 error) *MockTaskClaimerClaimDueCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskClaimerClaimDueCall) Do(f func(context.Context, string, time.Time, time.Duration, int, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskClaimerClaimDueCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskClaimerClaimDueCall) DoAndReturn(f func(context.Context, string, time.Time, time.Duration, int, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskClaimerClaimDueCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// MockStaleTasks is a mock of StaleTasks interface.
+type MockStaleTasks struct {
+	ctrl     *gomock.Controller
+	recorder *MockStaleTasksMockRecorder
+	isgomock struct{}
+}
+
+// MockStaleTasksMockRecorder is the mock recorder for MockStaleTasks.
+type MockStaleTasksMockRecorder struct {
+	mock *MockStaleTasks
+}
+
+// NewMockStaleTasks creates a new mock instance.
+func NewMockStaleTasks(ctrl *gomock.Controller) *MockStaleTasks {
+	mock := &MockStaleTasks{ctrl: ctrl}
+	mock.recorder = &MockStaleTasksMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockStaleTasks) EXPECT() *MockStaleTasksMockRecorder {
+	return m.recorder
+}
+
+// FindStale mocks base method.
+func (m *MockStaleTasks) FindStale(ctx context.Context, q ports.StaleQuery) ([]*domain.Task, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "FindStale", ctx, q)
+	ret0, _ := ret[0].([]*domain.Task)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// FindStale indicates an expected call of FindStale.
+func (mr *MockStaleTasksMockRecorder) FindStale(ctx, q any) *MockStaleTasksFindStaleCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "FindStale", reflect.TypeOf((*MockStaleTasks)(nil).FindStale), ctx, q)
+	return &MockStaleTasksFindStaleCall{Call: call}
+}
+
+// MockStaleTasksFindStaleCall wrap *gomock.Call
+type MockStaleTasksFindStaleCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStaleTasksFindStaleCall) Return(arg0 []*domain.Task, arg1 error) *MockStaleTasksFindStaleCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStaleTasksFindStaleCall) Do(f func(context.Context, ports.StaleQuery) ([]*domain.Task, error)) *MockStaleTasksFindStaleCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStaleTasksFindStaleCall) DoAndReturn(f func(context.Context, ports.StaleQuery) ([]*domain.Task, error)) *MockStaleTasksFindStaleCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// MarkPolled mocks base method.
+func (m *MockStaleTasks) MarkPolled(ctx context.Context, ids []string, at time.Time) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "MarkPolled", ctx, ids, at)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// MarkPolled indicates an expected call of MarkPolled.
+func (mr *MockStaleTasksMockRecorder) MarkPolled(ctx, ids, at any) *MockStaleTasksMarkPolledCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MarkPolled", reflect.TypeOf((*MockStaleTasks)(nil).MarkPolled), ctx, ids, at)
+	return &MockStaleTasksMarkPolledCall{Call: call}
+}
+
+// MockStaleTasksMarkPolledCall wrap *gomock.Call
+type MockStaleTasksMarkPolledCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStaleTasksMarkPolledCall) Return(arg0 error) *MockStaleTasksMarkPolledCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStaleTasksMarkPolledCall) Do(f func(context.Context, []string, time.Time) error) *MockStaleTasksMarkPolledCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStaleTasksMarkPolledCall) DoAndReturn(f func(context.Context, []string, time.Time) error) *MockStaleTasksMarkPolledCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// MockDeliveryLog is a mock of DeliveryLog interface.
+type MockDeliveryLog struct {
+	ctrl     *gomock.Controller
+	recorder *MockDeliveryLogMockRecorder
+	isgomock struct{}
+}
+
+// MockDeliveryLogMockRecorder is the mock recorder for MockDeliveryLog.
+type MockDeliveryLogMockRecorder struct {
+	mock *MockDeliveryLog
+}
+
+// NewMockDeliveryLog creates a new mock instance.
+func NewMockDeliveryLog(ctrl *gomock.Controller) *MockDeliveryLog {
+	mock := &MockDeliveryLog{ctrl: ctrl}
+	mock.recorder = &MockDeliveryLogMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockDeliveryLog) EXPECT() *MockDeliveryLogMockRecorder {
+	return m.recorder
+}
+
+// HasDelivery mocks base method.
+func (m *MockDeliveryLog) HasDelivery(ctx context.Context, taskID, deliveryID string) (bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "HasDelivery", ctx, taskID, deliveryID)
+	ret0, _ := ret[0].(bool)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// HasDelivery indicates an expected call of HasDelivery.
+func (mr *MockDeliveryLogMockRecorder) HasDelivery(ctx, taskID, deliveryID any) *MockDeliveryLogHasDeliveryCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "HasDelivery", reflect.TypeOf((*MockDeliveryLog)(nil).HasDelivery), ctx, taskID, deliveryID)
+	return &MockDeliveryLogHasDeliveryCall{Call: call}
+}
+
+// MockDeliveryLogHasDeliveryCall wrap *gomock.Call
+type MockDeliveryLogHasDeliveryCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockDeliveryLogHasDeliveryCall) Return(arg0 bool, arg1 error) *MockDeliveryLogHasDeliveryCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockDeliveryLogHasDeliveryCall) Do(f func(context.Context, string, string) (bool, error)) *MockDeliveryLogHasDeliveryCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockDeliveryLogHasDeliveryCall) DoAndReturn(f func(context.Context, string, string) (bool, error)) *MockDeliveryLogHasDeliveryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListDeliveries mocks base method.
+func (m *MockDeliveryLog) ListDeliveries(ctx context.Context, taskID string) ([]domain.Delivery, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListDeliveries", ctx, taskID)
+	ret0, _ := ret[0].([]domain.Delivery)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListDeliveries indicates an expected call of ListDeliveries.
+func (mr *MockDeliveryLogMockRecorder) ListDeliveries(ctx, taskID any) *MockDeliveryLogListDeliveriesCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListDeliveries", reflect.TypeOf((*MockDeliveryLog)(nil).ListDeliveries), ctx, taskID)
+	return &MockDeliveryLogListDeliveriesCall{Call: call}
+}
+
+// MockDeliveryLogListDeliveriesCall wrap *gomock.Call
+type MockDeliveryLogListDeliveriesCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockDeliveryLogListDeliveriesCall) Return(arg0 []domain.Delivery, arg1 error) *MockDeliveryLogListDeliveriesCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockDeliveryLogListDeliveriesCall) Do(f func(context.Context, string) ([]domain.Delivery, error)) *MockDeliveryLogListDeliveriesCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockDeliveryLogListDeliveriesCall) DoAndReturn(f func(context.Context, string) ([]domain.Delivery, error)) *MockDeliveryLogListDeliveriesCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// RecordDelivery mocks base method.
+func (m *MockDeliveryLog) RecordDelivery(ctx context.Context, d domain.Delivery) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "RecordDelivery", ctx, d)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// RecordDelivery indicates an expected call of RecordDelivery.
+func (mr *MockDeliveryLogMockRecorder) RecordDelivery(ctx, d any) *MockDeliveryLogRecordDeliveryCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RecordDelivery", reflect.TypeOf((*MockDeliveryLog)(nil).RecordDelivery), ctx, d)
+	return &MockDeliveryLogRecordDeliveryCall{Call: call}
+}
+
+// MockDeliveryLogRecordDeliveryCall wrap *gomock.Call
+type MockDeliveryLogRecordDeliveryCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockDeliveryLogRecordDeliveryCall) Return(arg0 error) *MockDeliveryLogRecordDeliveryCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockDeliveryLogRecordDeliveryCall) Do(f func(context.Context, domain.Delivery) error) *MockDeliveryLogRecordDeliveryCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockDeliveryLogRecordDeliveryCall) DoAndReturn(f func(context.Context, domain.Delivery) error) *MockDeliveryLogRecordDeliveryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// MockTaskReader is a mock of TaskReader interface.
+type MockTaskReader struct {
+	ctrl     *gomock.Controller
+	recorder *MockTaskReaderMockRecorder
+	isgomock struct{}
+}
+
+// MockTaskReaderMockRecorder is the mock recorder for MockTaskReader.
+type MockTaskReaderMockRecorder struct {
+	mock *MockTaskReader
+}
+
+// NewMockTaskReader creates a new mock instance.
+func NewMockTaskReader(ctrl *gomock.Controller) *MockTaskReader {
+	mock := &MockTaskReader{ctrl: ctrl}
+	mock.recorder = &MockTaskReaderMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockTaskReader) EXPECT() *MockTaskReaderMockRecorder {
+	return m.recorder
+}
+
+// GetContent mocks base method.
+func (m *MockTaskReader) GetContent(ctx context.Context, id string) (domain.Content, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetContent", ctx, id)
+	ret0, _ := ret[0].(domain.Content)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetContent indicates an expected call of GetContent.
+func (mr *MockTaskReaderMockRecorder) GetContent(ctx, id any) *MockTaskReaderGetContentCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetContent", reflect.TypeOf((*MockTaskReader)(nil).GetContent), ctx, id)
+	return &MockTaskReaderGetContentCall{Call: call}
+}
+
+// MockTaskReaderGetContentCall wrap *gomock.Call
+type MockTaskReaderGetContentCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskReaderGetContentCall) Return(arg0 domain.Content, arg1 error) *MockTaskReaderGetContentCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskReaderGetContentCall) Do(f func(context.Context, string) (domain.Content, error)) *MockTaskReaderGetContentCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskReaderGetContentCall) DoAndReturn(f func(context.Context, string) (domain.Content, error)) *MockTaskReaderGetContentCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetTask mocks base method.
+func (m *MockTaskReader) GetTask(ctx context.Context, id string) (*domain.Task, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetTask", ctx, id)
+	ret0, _ := ret[0].(*domain.Task)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetTask indicates an expected call of GetTask.
+func (mr *MockTaskReaderMockRecorder) GetTask(ctx, id any) *MockTaskReaderGetTaskCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetTask", reflect.TypeOf((*MockTaskReader)(nil).GetTask), ctx, id)
+	return &MockTaskReaderGetTaskCall{Call: call}
+}
+
+// MockTaskReaderGetTaskCall wrap *gomock.Call
+type MockTaskReaderGetTaskCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskReaderGetTaskCall) Return(arg0 *domain.Task, arg1 error) *MockTaskReaderGetTaskCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskReaderGetTaskCall) Do(f func(context.Context, string) (*domain.Task, error)) *MockTaskReaderGetTaskCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskReaderGetTaskCall) DoAndReturn(f func(context.Context, string) (*domain.Task, error)) *MockTaskReaderGetTaskCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetTaskAndDelivery mocks base method.
+func (m *MockTaskReader) GetTaskAndDelivery(ctx context.Context, id, deliveryID string) (*domain.Task, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetTaskAndDelivery", ctx, id, deliveryID)
+	ret0, _ := ret[0].(*domain.Task)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// GetTaskAndDelivery indicates an expected call of GetTaskAndDelivery.
+func (mr *MockTaskReaderMockRecorder) GetTaskAndDelivery(ctx, id, deliveryID any) *MockTaskReaderGetTaskAndDeliveryCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetTaskAndDelivery", reflect.TypeOf((*MockTaskReader)(nil).GetTaskAndDelivery), ctx, id, deliveryID)
+	return &MockTaskReaderGetTaskAndDeliveryCall{Call: call}
+}
+
+// MockTaskReaderGetTaskAndDeliveryCall wrap *gomock.Call
+type MockTaskReaderGetTaskAndDeliveryCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskReaderGetTaskAndDeliveryCall) Return(arg0 *domain.Task, arg1 bool, arg2 error) *MockTaskReaderGetTaskAndDeliveryCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskReaderGetTaskAndDeliveryCall) Do(f func(context.Context, string, string) (*domain.Task, bool, error)) *MockTaskReaderGetTaskAndDeliveryCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskReaderGetTaskAndDeliveryCall) DoAndReturn(f func(context.Context, string, string) (*domain.Task, bool, error)) *MockTaskReaderGetTaskAndDeliveryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListPoolItems mocks base method.
+func (m *MockTaskReader) ListPoolItems(ctx context.Context, q ports.PoolQuery) ([]ports.PoolItem, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListPoolItems", ctx, q)
+	ret0, _ := ret[0].([]ports.PoolItem)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListPoolItems indicates an expected call of ListPoolItems.
+func (mr *MockTaskReaderMockRecorder) ListPoolItems(ctx, q any) *MockTaskReaderListPoolItemsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListPoolItems", reflect.TypeOf((*MockTaskReader)(nil).ListPoolItems), ctx, q)
+	return &MockTaskReaderListPoolItemsCall{Call: call}
+}
+
+// MockTaskReaderListPoolItemsCall wrap *gomock.Call
+type MockTaskReaderListPoolItemsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskReaderListPoolItemsCall) Return(arg0 []ports.PoolItem, arg1 error) *MockTaskReaderListPoolItemsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskReaderListPoolItemsCall) Do(f func(context.Context, ports.PoolQuery) ([]ports.PoolItem, error)) *MockTaskReaderListPoolItemsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskReaderListPoolItemsCall) DoAndReturn(f func(context.Context, ports.PoolQuery) ([]ports.PoolItem, error)) *MockTaskReaderListPoolItemsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListTasks mocks base method.
+func (m *MockTaskReader) ListTasks(ctx context.Context, q ports.TaskQuery) (ports.TaskPage, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListTasks", ctx, q)
+	ret0, _ := ret[0].(ports.TaskPage)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListTasks indicates an expected call of ListTasks.
+func (mr *MockTaskReaderMockRecorder) ListTasks(ctx, q any) *MockTaskReaderListTasksCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListTasks", reflect.TypeOf((*MockTaskReader)(nil).ListTasks), ctx, q)
+	return &MockTaskReaderListTasksCall{Call: call}
+}
+
+// MockTaskReaderListTasksCall wrap *gomock.Call
+type MockTaskReaderListTasksCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskReaderListTasksCall) Return(arg0 ports.TaskPage, arg1 error) *MockTaskReaderListTasksCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskReaderListTasksCall) Do(f func(context.Context, ports.TaskQuery) (ports.TaskPage, error)) *MockTaskReaderListTasksCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskReaderListTasksCall) DoAndReturn(f func(context.Context, ports.TaskQuery) (ports.TaskPage, error)) *MockTaskReaderListTasksCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockTaskStore is a mock of TaskStore interface.
 type MockTaskStore struct {
 	ctrl     *gomock.Controller
@@ -353,45 +1017,6 @@ func (c *MockTaskStoreListDeliveriesCall) Do(f func(context.Context, string) ([]
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTaskStoreListDeliveriesCall) DoAndReturn(f func(context.Context, string) ([]domain.Delivery, error)) *MockTaskStoreListDeliveriesCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// ListPool mocks base method.
-func (m *MockTaskStore) ListPool(ctx context.Context, status domain.PoolStatus, limit int) ([]domain.PoolEntry, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ListPool", ctx, status, limit)
-	ret0, _ := ret[0].([]domain.PoolEntry)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// ListPool indicates an expected call of ListPool.
-func (mr *MockTaskStoreMockRecorder) ListPool(ctx, status, limit any) *MockTaskStoreListPoolCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListPool", reflect.TypeOf((*MockTaskStore)(nil).ListPool), ctx, status, limit)
-	return &MockTaskStoreListPoolCall{Call: call}
-}
-
-// MockTaskStoreListPoolCall wrap *gomock.Call
-type MockTaskStoreListPoolCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockTaskStoreListPoolCall) Return(arg0 []domain.PoolEntry, arg1 error) *MockTaskStoreListPoolCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockTaskStoreListPoolCall) Do(f func(context.Context, domain.PoolStatus, int) ([]domain.PoolEntry, error)) *MockTaskStoreListPoolCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockTaskStoreListPoolCall) DoAndReturn(f func(context.Context, domain.PoolStatus, int) ([]domain.PoolEntry, error)) *MockTaskStoreListPoolCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -1,5 +1,7 @@
 // Package sqlstoretest gives tests of any package a migrated sqlstore.Store
-// on SQLite or PostgreSQL, each test on its own database, removed at cleanup.
+// on SQLite or PostgreSQL, each test on its own database, removed at cleanup,
+// and runs the store contract suite (Contract) against every implementation
+// of the storage ports.
 //
 // PostgreSQL comes from CONTENTHUB_TEST_POSTGRES_URL (default
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable); every store gets a
@@ -25,6 +27,7 @@ import (
 
 	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/testnotice"
+	"contenthub/ports"
 )
 
 // Environment variables read by this package.
@@ -35,6 +38,41 @@ const (
 )
 
 const setupTimeout = 30 * time.Second
+
+// Ports is every storage port: what the store contract suite is written
+// against, so that any implementation of the ports can run it.
+type Ports interface {
+	ports.TaskStore
+	ports.TaskRetention
+}
+
+var _ Ports = (*sqlstore.Store)(nil)
+
+// Implementation is one implementation of the storage ports under the
+// contract suite; Open gives a fresh, empty one, removed at cleanup.
+type Implementation struct {
+	Name string
+	Open func(t testing.TB) Ports
+}
+
+// Implementations are every implementation of the storage ports: the SQL
+// store on SQLite and on PostgreSQL. A new store joins the suite here.
+func Implementations() []Implementation {
+	return []Implementation{
+		{Name: "sqlite", Open: func(t testing.TB) Ports { return NewSQLite(t) }},
+		{Name: "postgres", Open: func(t testing.TB) Ports { return NewPostgres(t) }},
+	}
+}
+
+// Contract runs the contract test fn as one subtest per implementation of
+// the storage ports, each with a fresh one. Tests of what only the SQL store
+// has (its schema, its dialects) use Each.
+func Contract(t *testing.T, fn func(t *testing.T, s Ports)) {
+	t.Helper()
+	for _, impl := range Implementations() {
+		t.Run(impl.Name, func(t *testing.T) { fn(t, impl.Open(t)) })
+	}
+}
 
 // Each runs fn as one subtest per backend, "sqlite" and "postgres", each with
 // a fresh migrated store.
