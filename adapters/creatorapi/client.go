@@ -235,6 +235,17 @@ func (c *Client) Submit(_ context.Context, req ports.SubmitRequest) (res ports.S
 				window = time.After(c.cfg.AcceptWindow)
 			}
 		case a := <-answered:
+			// The answer and the write report can both be ready when this
+			// goroutine gets to the select (the server read the request and
+			// dropped it before we were scheduled), and select picks either
+			// one at random. The write report was sent before the request
+			// was flushed, so before any answer: if it is pending, the
+			// request left.
+			select {
+			case werr := <-wrote:
+				left = left || werr == nil
+			default:
+			}
 			return c.early(req, a, left, started)
 		case <-window:
 			// No refusal: it validated the request and runs it — as far as

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -313,5 +315,47 @@ func TestSilenceIsNoAcknowledgement(t *testing.T) {
 	require.NoError(t, c.Cancel(t.Context(), "task-a-1"))
 	for _, r := range s.requests() {
 		require.NotContains(t, r, "/api/tasks/task-a-1")
+	}
+}
+
+// droppingTransport plays a connection that the server drops: wrote says
+// whether the request was written first (the trace's WroteRequest, which
+// net/http reports before it flushes), then the read fails with EOF.
+type droppingTransport struct{ wrote bool }
+
+func (d droppingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.Body.Close()
+	}
+	if trace := httptrace.ContextClientTrace(r.Context()); d.wrote && trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	return nil, io.EOF
+}
+
+// TestADropRightAfterTheWriteIsStillUnknown: the write report and the
+// dropped connection can both be waiting when Submit looks; the drop must
+// not win just because select chose it. Many submissions, because which one
+// select sees first is the scheduler's choice.
+func TestADropRightAfterTheWriteIsStillUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		wrote bool
+	}{{"written, then dropped: unknown", true}, {"dropped before the write: a plain error", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := creatorapi.New(creatorapi.Config{BaseURL: "http://127.0.0.1:1", AcceptWindow: time.Hour,
+				HTTPClient: &http.Client{Transport: droppingTransport{wrote: tc.wrote}}}, make(outcomes, 1))
+			require.NoError(t, err)
+			for i := range 500 {
+				_, err := c.Submit(t.Context(), request(fmt.Sprintf("task-a-%d", i)))
+				require.ErrorIs(t, err, io.EOF)
+				if tc.wrote {
+					require.ErrorIs(t, err, ports.ErrSubmitOutcomeUnknown, "submission %d", i)
+				} else {
+					require.NotErrorIs(t, err, ports.ErrSubmitOutcomeUnknown, "submission %d", i)
+				}
+			}
+		})
 	}
 }
