@@ -250,10 +250,10 @@ func submissionEvent(attempt int, at time.Time, res ports.SubmitResult, err erro
 		ev.Unconfirmed = true
 	case errors.Is(err, ports.ErrSubmitRefused):
 		ev.Kind, ev.Permanent = domain.EventFailed, true
-		ev.Error = domain.TaskError{Code: "SUBMIT_REFUSED", Type: "submit_refused", Message: err.Error()}
+		ev.Error = domain.SubmitRefused(err.Error())
 	default:
 		ev.Kind = domain.EventFailed
-		ev.Error = domain.TaskError{Code: "SUBMIT_FAILED", Type: "submit_error", Message: err.Error()}
+		ev.Error = domain.SubmitFailed(err.Error())
 	}
 	return ev
 }

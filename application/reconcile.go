@@ -189,9 +189,7 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 			return ev, false
 		}
 		ev = base
-		ev.Kind, ev.Error = domain.EventFailed, domain.TaskError{
-			Code: "UNKNOWN_TO_CREATOR", Type: "lost_submission", Message: "content-creator does not know this attempt",
-		}
+		ev.Kind, ev.Error = domain.EventFailed, domain.UnknownToCreator("content-creator does not know this attempt")
 		return ev, true
 	case err != nil:
 		log.Warn("poll content-creator status", zap.Error(err))
@@ -215,7 +213,7 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 		ev = base
 		ev.Kind, ev.Error = domain.EventFailed, st.Error
 		if ev.Error.IsZero() {
-			ev.Error = domain.TaskError{Type: "execution_error", Message: "content-creator reports the attempt " + st.Raw}
+			ev.Error = domain.CreatorExecutionFailed("content-creator reports the attempt " + st.Raw)
 		}
 		return ev, true
 	default:

@@ -13,15 +13,16 @@ import (
 // ErrCreatorUnknownTask means content-creator does not know the id asked about.
 var ErrCreatorUnknownTask = errors.New("content-creator does not know this task")
 
-// How a submission can fail besides a plain error. A plain error means
-// content-creator certainly did not take the attempt and a retry may work.
+// How a submission can fail besides a plain error (a plain error means
+// content-creator certainly did not take the attempt and a retry may work).
+// The meaning is the domain's; see domain.SubmitOutcomeOf.
 var (
 	// ErrSubmitRefused: content-creator refused the request itself (a usage
 	// error, an HTTP 4xx); the same request would be refused again.
-	ErrSubmitRefused = errors.New("content-creator refused the submission")
+	ErrSubmitRefused = domain.ErrSubmitRefused
 	// ErrSubmitOutcomeUnknown: the submission timed out or its connection
 	// dropped after the request left; content-creator may be running it.
-	ErrSubmitOutcomeUnknown = errors.New("the outcome of the submission is unknown")
+	ErrSubmitOutcomeUnknown = domain.ErrSubmitOutcomeUnknown
 )
 
 // SubmitRequest is one attempt handed to content-creator.

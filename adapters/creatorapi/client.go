@@ -307,23 +307,21 @@ func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answe
 	switch {
 	case a.status >= 400 && a.status < 500:
 		o.Permanent = true
-		o.Error = domain.TaskError{Code: "SUBMIT_REFUSED", Type: "submit_refused", Message: refusal(a)}
+		o.Error = domain.SubmitRefused(refusal(a))
 	case a.status < 200 || a.status >= 300:
-		o.Error = domain.TaskError{Code: "CREATOR_ERROR", Type: "creator_error",
-			Message: fmt.Sprintf("content-creator API answered %d: %s", a.status, refusal(a))}
+		o.Error = domain.CreatorError(fmt.Sprintf("content-creator API answered %d: %s", a.status, refusal(a)))
 	default:
 		c.acknowledge(req.ExternalRef)
 		data, err := decodeData(a.body)
 		switch {
 		case err != nil:
-			o.Error = domain.TaskError{Code: "CREATOR_BAD_OUTPUT", Type: "bad_output", Message: err.Error()}
+			o.Error = domain.CreatorBadOutput(err.Error())
 		case creatorwire.PhaseOf(data.Status) == ports.PhaseCompleted:
 			o.Phase, o.Result = ports.PhaseCompleted, data.result()
 		case creatorwire.PhaseOf(data.Status) == ports.PhaseFailed || creatorwire.PhaseOf(data.Status) == ports.PhaseCancelled:
-			o.Error = domain.TaskError{Type: "execution_error", Message: data.errorText(data.Status)}
+			o.Error = domain.CreatorExecutionFailed(data.errorText(data.Status))
 		default:
-			o.Error = domain.TaskError{Code: "CREATOR_BAD_OUTPUT", Type: "bad_output",
-				Message: fmt.Sprintf("content-creator API answered the run with status %q", data.Status)}
+			o.Error = domain.CreatorBadOutput(fmt.Sprintf("content-creator API answered the run with status %q", data.Status))
 		}
 	}
 	var runErr error
@@ -359,7 +357,7 @@ func (c *Client) Status(ctx context.Context, ref string) (st ports.CreatorStatus
 	}
 	st = ports.CreatorStatus{Phase: creatorwire.PhaseOf(task.Status), Raw: task.Status}
 	if st.Phase == ports.PhaseFailed || st.Phase == ports.PhaseCancelled {
-		st.Error = domain.TaskError{Type: "execution_error", Message: task.errorText(task.Status)}
+		st.Error = domain.CreatorExecutionFailed(task.errorText(task.Status))
 	}
 	return st, nil
 }

@@ -188,7 +188,7 @@ func runOutcomeError(o ports.RunOutcome) error {
 	switch {
 	case o.Phase == ports.PhaseCompleted:
 		return nil
-	case o.Error.Code == "CREATOR_BAD_OUTPUT":
+	case o.Error.Code == domain.CodeCreatorBadOutput:
 		return ErrBadOutput
 	case o.Error.Code == "":
 		return ErrTaskFailed
@@ -211,20 +211,18 @@ func (s *Supervisor) outcome(req ports.SubmitRequest, state *os.ProcessState, ou
 	if !state.Success() {
 		if state.Exited() && refusesUsage(out) {
 			o.Permanent = true
-			o.Error = domain.TaskError{Code: "SUBMIT_REFUSED", Type: "submit_refused",
-				Message: fmt.Sprintf("content-creator create: %s; output: %s", state, tail())}
+			o.Error = domain.SubmitRefused(fmt.Sprintf("content-creator create: %s; output: %s", state, tail()))
 			return o
 		}
-		o.Error = domain.TaskError{Code: "CREATOR_CRASHED", Type: "crashed",
-			Message: fmt.Sprintf("content-creator create: %s; output: %s", state, tail())}
+		o.Error = domain.CreatorCrashed(fmt.Sprintf("content-creator create: %s; output: %s", state, tail()))
 		return o
 	}
 	run := parseSyncRun(out.stdout)
 	switch {
 	case run.ref != "" && run.ref != req.ExternalRef:
-		o.Error = domain.TaskError{Code: "CREATOR_BAD_OUTPUT", Type: "bad_output", Message: fmt.Sprintf(
+		o.Error = domain.CreatorBadOutput(fmt.Sprintf(
 			"content-creator ran the task as %q instead of %q (state %q): it did not run it here to the end",
-			run.ref, req.ExternalRef, run.raw)}
+			run.ref, req.ExternalRef, run.raw))
 	case run.state == ports.PhaseCompleted:
 		// An empty article is the transition function's to judge (INVALID_RESULT).
 		o.Phase, o.Result = ports.PhaseCompleted, run.result()
@@ -233,10 +231,10 @@ func (s *Supervisor) outcome(req ports.SubmitRequest, state *os.ProcessState, ou
 		if reason == "" {
 			reason = s.failureReason(req.ExternalRef)
 		}
-		o.Error = domain.TaskError{Type: "execution_error", Message: head(red.clean(reason))}
+		o.Error = domain.CreatorExecutionFailed(head(red.clean(reason)))
 	default:
-		o.Error = domain.TaskError{Code: "CREATOR_BAD_OUTPUT", Type: "bad_output", Message: fmt.Sprintf(
-			"content-creator create exited 0 without a finished run in its output (state %q): %s", run.raw, red.tail(out.stdout))}
+		o.Error = domain.CreatorBadOutput(fmt.Sprintf(
+			"content-creator create exited 0 without a finished run in its output (state %q): %s", run.raw, red.tail(out.stdout)))
 	}
 	return o
 }

@@ -304,11 +304,11 @@ func decodeImages(raw json.RawMessage, unmarshal func([]byte, any) error) ([]str
 // decodeError accepts an object {message, code, type} or a bare string.
 func decodeError(raw json.RawMessage) (domain.TaskError, error) {
 	if isNull(raw) {
-		return domain.TaskError{Type: "execution_error", Message: "content-creator reported a failure without details"}, nil
+		return domain.CreatorExecutionFailed("content-creator reported a failure without details"), nil
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return domain.TaskError{Type: "execution_error", Message: withoutNUL(s)}, nil
+		return domain.CreatorExecutionFailed(withoutNUL(s)), nil
 	}
 	var obj struct {
 		Message json.RawMessage `json:"message"`
