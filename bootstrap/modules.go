@@ -258,7 +258,7 @@ var CreatorModule = fx.Module("creator",
 // contract (the exec runner of SERVICE.md §6; the bundled simulator by
 // default), cli (the published CLI's synchronous run, supervised) or api (its
 // HTTP server). Supervised runs report how they end to observer.
-func NewCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *zap.Logger) (ports.ContentCreator, error) {
+func NewCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *zap.Logger, clk ports.Clock) (ports.ContentCreator, error) {
 	switch cfg.CreatorProfile {
 	case ProfileCLI:
 		ec, err := execConfig(cfg, log)
@@ -274,7 +274,7 @@ func NewCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *za
 		c, err := creatorapi.New(creatorapi.Config{
 			BaseURL: cfg.CreatorAPIBaseURL, RunTimeout: runTimeout(cfg),
 			StatusTimeout: cfg.CreatorStatusTimeout, ResultTimeout: cfg.CreatorResultTimeout,
-		}, observer, creatorapi.WithMetrics(m), creatorapi.WithLogger(log))
+		}, observer, creatorapi.WithMetrics(m), creatorapi.WithLogger(log), creatorapi.WithClock(clk))
 		if err != nil {
 			return nil, &ConfigError{Variable: "CREATOR_API_BASE_URL", Problem: err.Error()}
 		}

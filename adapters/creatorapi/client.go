@@ -66,6 +66,10 @@ type Config struct {
 	ListPages int
 	// HTTPClient sends the requests; nil means a client of its own.
 	HTTPClient *http.Client
+	// AcknowledgedLimit bounds how many acknowledged ids are remembered
+	// (DefaultAcknowledgedLimit when zero); the least recently used is
+	// forgotten first and is then looked for in the task list again.
+	AcknowledgedLimit int
 }
 
 // Option configures a Client beyond Config.
@@ -83,6 +87,29 @@ func WithLogger(l *zap.Logger) Option {
 	}
 }
 
+// WithClock tells the time for the client's timestamps, its metrics and its
+// accept window (nil keeps the system clock). A clock that also has
+// After(time.Duration) <-chan time.Time times the accept window too; the
+// request's own run timeout stays the system's (it is a context deadline).
+func WithClock(clk ports.Clock) Option {
+	return func(c *Client) {
+		if clk != nil {
+			c.clock = clk
+		}
+	}
+}
+
+// timer is the optional part of a clock that WithClock uses for the accept
+// window.
+type timer interface {
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now().UTC() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // Client is the api profile's adapter. It is safe for concurrent use.
 type Client struct {
 	cfg      Config
@@ -91,10 +118,11 @@ type Client struct {
 	observer ports.RunObserver
 	metrics  ports.Metrics
 	log      *zap.Logger
+	clock    ports.Clock
 
 	mu       sync.Mutex
-	inflight map[string]context.CancelFunc // submissions whose request is held open, by ref
-	known    map[string]bool               // ids the server acknowledged
+	inflight map[string]context.CancelFunc // submissions whose request is held open, by ref; removed when it ends
+	known    *acknowledged                 // ids the server acknowledged, bounded
 }
 
 var _ ports.ContentCreator = (*Client)(nil)
@@ -123,9 +151,13 @@ func New(cfg Config, observer ports.RunObserver, opts ...Option) (*Client, error
 	if cfg.ListPages <= 0 {
 		cfg.ListPages = DefaultListPages
 	}
+	if cfg.AcknowledgedLimit <= 0 {
+		cfg.AcknowledgedLimit = DefaultAcknowledgedLimit
+	}
 	c := &Client{
 		cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), http: cfg.HTTPClient, observer: observer,
-		log: zap.NewNop(), inflight: map[string]context.CancelFunc{}, known: map[string]bool{},
+		log: zap.NewNop(), clock: systemClock{}, inflight: map[string]context.CancelFunc{},
+		known: newAcknowledged(cfg.AcknowledgedLimit),
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -197,7 +229,7 @@ func (c *Client) do(req *http.Request) answer {
 // left is a plain error; a connection that dropped after the request left is
 // ports.ErrSubmitOutcomeUnknown.
 func (c *Client) Submit(_ context.Context, req ports.SubmitRequest) (res ports.SubmitResult, err error) {
-	started := time.Now()
+	started := c.clock.Now()
 	defer c.observe("create", started, &err)
 	body, err := createBody(req)
 	if err != nil {
@@ -232,7 +264,7 @@ func (c *Client) Submit(_ context.Context, req ports.SubmitRequest) (res ports.S
 		case werr := <-wrote:
 			if werr == nil {
 				left = true
-				window = time.After(c.cfg.AcceptWindow)
+				window = c.after(c.cfg.AcceptWindow)
 			}
 		case a := <-answered:
 			// The answer and the write report can both be ready when this
@@ -292,7 +324,7 @@ func (c *Client) early(req ports.SubmitRequest, a answer, left bool, started tim
 // the service gave up on (cancel, run timeout) or whose connection dropped
 // mid-run tells nothing: callbacks and the reconciler settle those.
 func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answer, started time.Time) {
-	at := time.Now().UTC()
+	at := c.clock.Now().UTC()
 	gaveUp := runCtx.Err() != nil // before forget, which ends runCtx
 	c.forget(req.ExternalRef)
 	if a.err != nil {
@@ -336,10 +368,10 @@ func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answe
 // asks the server — by id once it acknowledged the id, else through its task
 // list (an unknown id asked by id kills it).
 func (c *Client) Status(ctx context.Context, ref string) (st ports.CreatorStatus, err error) {
-	defer c.observe("status", time.Now(), &err)
+	defer c.observe("status", c.clock.Now(), &err)
 	c.mu.Lock()
 	_, held := c.inflight[ref]
-	known := c.known[ref]
+	known := c.known.has(ref)
 	c.mu.Unlock()
 	if held {
 		return ports.CreatorStatus{Phase: ports.PhaseRunning, Raw: "running"}, nil
@@ -402,14 +434,18 @@ func (c *Client) findInList(ctx context.Context, ref string) (taskData, error) {
 	return taskData{}, fmt.Errorf("content-creator API status: %q is not among its newest %d tasks", ref, c.cfg.ListPages*listPageSize)
 }
 
-// Result fetches the article of a completed run the server acknowledged.
+// Result fetches the article of a completed run the server acknowledged
+// (an id not remembered as acknowledged is looked for in its task list
+// first, which acknowledges it if the server has it).
 func (c *Client) Result(ctx context.Context, ref string) (res domain.Result, err error) {
-	defer c.observe("result", time.Now(), &err)
-	if !c.isKnown(ref) {
-		return domain.Result{}, fmt.Errorf("content-creator API result: %q is not acknowledged by the server; not asked", ref)
-	}
+	defer c.observe("result", c.clock.Now(), &err)
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ResultTimeout)
 	defer cancel()
+	if !c.isKnown(ref) {
+		if _, err := c.findInList(ctx, ref); err != nil {
+			return domain.Result{}, fmt.Errorf("content-creator API result: %q is not acknowledged by the server; not asked: %w", ref, err)
+		}
+	}
 	a := c.get(ctx, "/api/tasks/"+url.PathEscape(ref)+"/result")
 	if err := a.check("result"); err != nil {
 		return domain.Result{}, err
@@ -424,13 +460,13 @@ func (c *Client) Result(ctx context.Context, ref string) (res domain.Result, err
 // Cancel lets go of a held request and asks the server to cancel the id if
 // it took it (an id it never took is left alone).
 func (c *Client) Cancel(ctx context.Context, ref string) (err error) {
-	defer c.observe("cancel", time.Now(), &err)
+	defer c.observe("cancel", c.clock.Now(), &err)
 	c.mu.Lock()
 	if stop, held := c.inflight[ref]; held {
 		stop()
 		delete(c.inflight, ref)
 	}
-	known := c.known[ref]
+	known := c.known.has(ref)
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CancelTimeout)
 	defer cancel()
@@ -477,14 +513,22 @@ func (a answer) check(command string) error {
 
 func (c *Client) acknowledge(ref string) {
 	c.mu.Lock()
-	c.known[ref] = true
+	c.known.add(ref)
 	c.mu.Unlock()
 }
 
 func (c *Client) isKnown(ref string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.known[ref]
+	return c.known.has(ref)
+}
+
+// after is the accept window's timer: the clock's when it has one.
+func (c *Client) after(d time.Duration) <-chan time.Time {
+	if t, ok := c.clock.(timer); ok {
+		return t.After(d)
+	}
+	return time.After(d)
 }
 
 func (c *Client) forget(ref string) {
@@ -510,6 +554,6 @@ func (c *Client) observe(command string, start time.Time, err *error) {
 		outcome = "error"
 	}
 	if c.metrics != nil {
-		c.metrics.RunnerExecuted(command, outcome, time.Since(start))
+		c.metrics.RunnerExecuted(command, outcome, c.clock.Now().Sub(start))
 	}
 }

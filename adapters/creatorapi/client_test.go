@@ -359,3 +359,117 @@ func TestADropRightAfterTheWriteIsStillUnknown(t *testing.T) {
 		})
 	}
 }
+
+// inProcess serves requests with a handler, without a connection.
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// countedOutcomes hears outcomes without keeping them.
+type countedOutcomes struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (o *countedOutcomes) RunEnded(context.Context, ports.RunOutcome) {
+	o.mu.Lock()
+	o.n++
+	o.mu.Unlock()
+}
+
+// TestAcknowledgedIdsAreBounded: the ids the server acknowledged are
+// remembered up to the limit, the least recently used forgotten first, and a
+// forgotten id is looked for in the task list again, never asked by id.
+func TestAcknowledgedIdsAreBounded(t *testing.T) {
+	const limit, submissions = 100, 10_000
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+		id := body["idempotencyKey"].(string)
+		s.took(id, "completed")
+		w.Header().Set("Content-Type", "application/json")
+		// The shape of api-post-ok.txt without its article: the bound is
+		// the subject here, not the decoding.
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "data": map[string]any{
+			"id": id, "taskId": id, "status": "completed", "content": "# 边缘计算入门", "wordCount": 1146}})
+	})
+	// In process: ten thousand loopback round trips would only add time.
+	c, err := creatorapi.New(creatorapi.Config{BaseURL: s.srv.URL, AcknowledgedLimit: limit,
+		HTTPClient: &http.Client{Transport: inProcess{http.HandlerFunc(s.serve)}}}, &countedOutcomes{})
+	require.NoError(t, err)
+	for i := range submissions {
+		res, err := c.Submit(t.Context(), request(fmt.Sprintf("task-%d-1", i)))
+		require.NoError(t, err)
+		<-res.Running
+		require.LessOrEqual(t, c.Acknowledged(), limit, "after submission %d", i)
+	}
+	require.Equal(t, limit, c.Acknowledged())
+
+	// The newest is still asked about by id; the oldest through the list.
+	before := len(s.requests())
+	_, err = c.Status(t.Context(), fmt.Sprintf("task-%d-1", submissions-1))
+	require.NoError(t, err)
+	st, err := c.Status(t.Context(), "task-0-1")
+	require.NoError(t, err)
+	require.Equal(t, ports.PhaseCompleted, st.Phase)
+	asked := s.requests()[before:]
+	require.Equal(t, fmt.Sprintf("GET /api/tasks/task-%d-1", submissions-1), asked[0])
+	require.Equal(t, "GET /api/tasks?page=1&limit=100", asked[1], "a forgotten id is looked for in the list")
+	require.Len(t, asked, 2)
+	// Found there, it is acknowledged again, within the bound.
+	_, err = c.Result(t.Context(), "task-0-1")
+	require.NoError(t, err)
+	require.Contains(t, s.requests(), "GET /api/tasks/task-0-1/result")
+	require.Equal(t, limit, c.Acknowledged())
+}
+
+// fakeClock is a fixed time whose timers fire when the test says.
+type fakeClock struct {
+	now    time.Time
+	timers chan chan time.Time // each After asked for
+}
+
+func (f fakeClock) Now() time.Time { return f.now }
+
+func (f fakeClock) After(time.Duration) <-chan time.Time {
+	fire := make(chan time.Time, 1)
+	f.timers <- fire
+	return fire
+}
+
+// TestTheClockTimesTheAcceptWindowAndTheOutcome: the accept window is the
+// injected clock's timer and the outcome is stamped with its time.
+func TestTheClockTimesTheAcceptWindowAndTheOutcome(t *testing.T) {
+	release := make(chan struct{})
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+		id := body["idempotencyKey"].(string)
+		s.took(id, "running")
+		<-release
+		s.took(id, "completed")
+		status, answer := sample(t, "api-post-ok.txt", "test-api-001", id)
+		w.WriteHeader(status)
+		_, _ = w.Write(answer)
+	})
+	clk := fakeClock{now: time.Date(2026, 12, 6, 19, 0, 0, 0, time.UTC), timers: make(chan chan time.Time, 1)}
+	seen := make(outcomes, 1)
+	c, err := creatorapi.New(creatorapi.Config{BaseURL: s.srv.URL, AcceptWindow: time.Hour}, seen, creatorapi.WithClock(clk))
+	require.NoError(t, err)
+
+	submitted := make(chan error, 1)
+	go func() {
+		_, err := c.Submit(context.Background(), request("task-a-1"))
+		submitted <- err
+	}()
+	fire := <-clk.timers // the request left; the window is the clock's
+	require.Empty(t, submitted, "accepted before the window closed")
+	fire <- clk.now
+	require.NoError(t, <-submitted)
+	close(release)
+	out := seen.next(t)
+	require.Equal(t, ports.PhaseCompleted, out.Phase)
+	require.Equal(t, clk.now, out.At)
+}
