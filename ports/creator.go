@@ -90,3 +90,26 @@ type RunOutcome struct {
 type RunObserver interface {
 	RunEnded(ctx context.Context, o RunOutcome)
 }
+
+// CreatorProber checks that content-creator can be reached without
+// submitting anything (the API's health answer, the CLI's help run): the
+// circuit breaker's probe (SERVICE.md §14).
+type CreatorProber interface {
+	Probe(ctx context.Context) error
+}
+
+// CreatorHealthStatus is whether content-creator is reachable.
+type CreatorHealthStatus string
+
+const (
+	CreatorUp            CreatorHealthStatus = "up"      // a submission or a probe reached it
+	CreatorDown          CreatorHealthStatus = "down"    // the breaker is open
+	CreatorHealthUnknown CreatorHealthStatus = "unknown" // neither yet
+)
+
+// CreatorHealth is the snapshot GET /api/v1/content/health shows as creator.
+type CreatorHealth struct {
+	Status    CreatorHealthStatus
+	Since     time.Time // when it entered Status; zero while unknown
+	LastError string    // the last failure to reach it, "" if none
+}

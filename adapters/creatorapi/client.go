@@ -125,7 +125,10 @@ type Client struct {
 	known    *acknowledged                 // ids the server acknowledged, bounded
 }
 
-var _ ports.ContentCreator = (*Client)(nil)
+var (
+	_ ports.ContentCreator = (*Client)(nil)
+	_ ports.CreatorProber  = (*Client)(nil)
+)
 
 // New checks cfg and returns a Client that reports answers to observer.
 func New(cfg Config, observer ports.RunObserver, opts ...Option) (*Client, error) {
@@ -491,6 +494,14 @@ func (c *Client) Cancel(ctx context.Context, ref string) (err error) {
 		return fmt.Errorf("content-creator API cancel: answered %d: %s", a.status, refusal(a))
 	}
 	return nil
+}
+
+// Probe asks GET /health: the server answers (SERVICE.md §14).
+func (c *Client) Probe(ctx context.Context) (err error) {
+	defer c.observe("probe", c.clock.Now(), &err)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StatusTimeout)
+	defer cancel()
+	return c.get(ctx, "/health").check("probe")
 }
 
 func (c *Client) get(ctx context.Context, path string) answer {

@@ -109,7 +109,10 @@ type Runner struct {
 	textOnly atomic.Bool
 }
 
-var _ ports.ContentCreator = (*Runner)(nil)
+var (
+	_ ports.ContentCreator = (*Runner)(nil)
+	_ ports.CreatorProber  = (*Runner)(nil)
+)
 
 // New checks cfg and returns a Runner. The program is looked up at each run,
 // so a missing binary is reported by the call that needs it.
@@ -384,4 +387,12 @@ func outcomeOf(err error) string {
 		return "cancelled"
 	}
 	return "error"
+}
+
+// Probe runs the CLI's help: content-creator can be started and answers
+// (SERVICE.md §14), without submitting anything.
+func (r *Runner) Probe(ctx context.Context) (err error) {
+	defer r.observe("probe", "", time.Now(), &err)
+	_, err = r.run(ctx, "probe", r.cfg.StatusTimeout, []string{"help"}, newRedactor(r.cfg.Secret, ""))
+	return err
 }

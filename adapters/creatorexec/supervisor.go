@@ -60,7 +60,10 @@ type child struct {
 	done      chan struct{}
 }
 
-var _ ports.ContentCreator = (*Supervisor)(nil)
+var (
+	_ ports.ContentCreator = (*Supervisor)(nil)
+	_ ports.CreatorProber  = (*Supervisor)(nil)
+)
 
 // NewSupervisor checks cfg like New does and returns a Supervisor that
 // reports how runs end to observer. cfg.RunTimeout bounds each run (the
@@ -305,3 +308,6 @@ func removeFiles(files ...*os.File) {
 		_ = os.Remove(f.Name())
 	}
 }
+
+// Probe runs the CLI's help, like the Runner.
+func (s *Supervisor) Probe(ctx context.Context) error { return s.runner.Probe(ctx) }

@@ -256,3 +256,65 @@ func (c *MockRunObserverRunEndedCall) DoAndReturn(f func(context.Context, ports.
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
+
+// MockCreatorProber is a mock of CreatorProber interface.
+type MockCreatorProber struct {
+	ctrl     *gomock.Controller
+	recorder *MockCreatorProberMockRecorder
+	isgomock struct{}
+}
+
+// MockCreatorProberMockRecorder is the mock recorder for MockCreatorProber.
+type MockCreatorProberMockRecorder struct {
+	mock *MockCreatorProber
+}
+
+// NewMockCreatorProber creates a new mock instance.
+func NewMockCreatorProber(ctrl *gomock.Controller) *MockCreatorProber {
+	mock := &MockCreatorProber{ctrl: ctrl}
+	mock.recorder = &MockCreatorProberMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockCreatorProber) EXPECT() *MockCreatorProberMockRecorder {
+	return m.recorder
+}
+
+// Probe mocks base method.
+func (m *MockCreatorProber) Probe(ctx context.Context) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Probe", ctx)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Probe indicates an expected call of Probe.
+func (mr *MockCreatorProberMockRecorder) Probe(ctx any) *MockCreatorProberProbeCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Probe", reflect.TypeOf((*MockCreatorProber)(nil).Probe), ctx)
+	return &MockCreatorProberProbeCall{Call: call}
+}
+
+// MockCreatorProberProbeCall wrap *gomock.Call
+type MockCreatorProberProbeCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockCreatorProberProbeCall) Return(arg0 error) *MockCreatorProberProbeCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockCreatorProberProbeCall) Do(f func(context.Context) error) *MockCreatorProberProbeCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockCreatorProberProbeCall) DoAndReturn(f func(context.Context) error) *MockCreatorProberProbeCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
