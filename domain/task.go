@@ -101,6 +101,9 @@ type Task struct {
 	leaseOwner string
 	leaseUntil time.Time
 
+	scheduleID string // the schedule whose run created the task, if any (§12)
+	runID      string
+
 	createdAt   time.Time
 	submittedAt time.Time
 	startedAt   time.Time
@@ -257,6 +260,8 @@ type TaskSnapshot struct {
 	Attempts      []Attempt
 	LeaseOwner    string
 	LeaseUntil    time.Time
+	ScheduleID    string
+	RunID         string
 	CreatedAt     time.Time
 	SubmittedAt   time.Time
 	StartedAt     time.Time
@@ -275,7 +280,7 @@ func RehydrateTask(s TaskSnapshot) *Task {
 		maxAttempts: s.MaxAttempts, nextAttemptAt: s.NextAttemptAt, timeoutAt: s.TimeoutAt,
 		lastHeardAt: s.LastHeardAt, progress: s.Progress, contentID: s.ContentID, late: s.Late,
 		attempts: append([]Attempt(nil), s.Attempts...), leaseOwner: s.LeaseOwner, leaseUntil: s.LeaseUntil,
-		createdAt: s.CreatedAt, submittedAt: s.SubmittedAt, startedAt: s.StartedAt,
+		scheduleID: s.ScheduleID, runID: s.RunID, createdAt: s.CreatedAt, submittedAt: s.SubmittedAt, startedAt: s.StartedAt,
 		completedAt: s.CompletedAt, updatedAt: s.UpdatedAt, version: s.Version,
 	}
 	if s.LastError != nil {
@@ -294,7 +299,7 @@ func (t *Task) Snapshot() TaskSnapshot {
 		MaxAttempts: t.maxAttempts, NextAttemptAt: t.nextAttemptAt, TimeoutAt: t.timeoutAt,
 		LastHeardAt: t.lastHeardAt, Progress: t.progress, ContentID: t.contentID, Late: t.late,
 		Attempts: append([]Attempt(nil), t.attempts...), LeaseOwner: t.leaseOwner, LeaseUntil: t.leaseUntil,
-		CreatedAt: t.createdAt, SubmittedAt: t.submittedAt, StartedAt: t.startedAt,
+		ScheduleID: t.scheduleID, RunID: t.runID, CreatedAt: t.createdAt, SubmittedAt: t.submittedAt, StartedAt: t.startedAt,
 		CompletedAt: t.completedAt, UpdatedAt: t.updatedAt, Version: t.version,
 	}
 	if t.lastError != nil {
@@ -325,6 +330,8 @@ func (t *Task) ContentID() string        { return t.contentID }
 func (t *Task) Late() bool               { return t.late }
 func (t *Task) LeaseOwner() string       { return t.leaseOwner }
 func (t *Task) LeaseUntil() time.Time    { return t.leaseUntil }
+func (t *Task) ScheduleID() string       { return t.scheduleID }
+func (t *Task) RunID() string            { return t.runID }
 func (t *Task) CreatedAt() time.Time     { return t.createdAt }
 func (t *Task) SubmittedAt() time.Time   { return t.submittedAt }
 func (t *Task) StartedAt() time.Time     { return t.startedAt }
