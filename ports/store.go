@@ -13,10 +13,11 @@ import (
 
 // TaskQuery filters and pages the task list, newest first.
 type TaskQuery struct {
-	AccountID int64         // 0 = any
-	Status    domain.Status // "" = any
-	Limit     int
-	Cursor    string // opaque, from a previous page
+	AccountID  int64         // 0 = any
+	Status     domain.Status // "" = any
+	ScheduleID string        // "" = any; tasks created by this schedule's runs
+	Limit      int
+	Cursor     string // opaque, from a previous page
 }
 
 // TaskPage is one page of tasks.

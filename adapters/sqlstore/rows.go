@@ -42,6 +42,8 @@ type taskRow struct {
 	CompletedAt        dbTime         `db:"completed_at"`
 	UpdatedAt          dbTime         `db:"updated_at"`
 	Version            int64          `db:"version"`
+	ScheduleID         string         `db:"schedule_id"`
+	RunID              string         `db:"run_id"`
 }
 
 // taskColumns lists the columns of taskRow in table order.
@@ -51,7 +53,7 @@ var taskColumns = []string{
 	"timeout_at", "last_heard_at", "progress_percentage", "progress_stage", "progress_message",
 	"progress_updated_at", "last_error_code", "last_error_type", "last_error_message", "content_id",
 	"late", "lease_owner", "lease_until", "created_at", "submitted_at", "started_at",
-	"completed_at", "updated_at", "version",
+	"completed_at", "updated_at", "version", "schedule_id", "run_id",
 }
 
 // taskSelect is the column list of a task read, for SELECT and RETURNING.
@@ -73,6 +75,7 @@ func taskRowOf(s domain.TaskSnapshot) taskRow {
 		LeaseUntil: timeCol(s.LeaseUntil), CreatedAt: timeCol(s.CreatedAt),
 		SubmittedAt: timeCol(s.SubmittedAt), StartedAt: timeCol(s.StartedAt),
 		CompletedAt: timeCol(s.CompletedAt), UpdatedAt: timeCol(s.UpdatedAt), Version: s.Version,
+		ScheduleID: s.ScheduleID, RunID: s.RunID,
 	}
 }
 
@@ -92,6 +95,7 @@ func (r taskRow) task(attempts []domain.Attempt) *domain.Task {
 		LeaseOwner: r.LeaseOwner, LeaseUntil: r.LeaseUntil.Time,
 		CreatedAt: r.CreatedAt.Time, SubmittedAt: r.SubmittedAt.Time, StartedAt: r.StartedAt.Time,
 		CompletedAt: r.CompletedAt.Time, UpdatedAt: r.UpdatedAt.Time, Version: r.Version,
+		ScheduleID: r.ScheduleID, RunID: r.RunID,
 	})
 }
 

@@ -31,6 +31,25 @@ var insertTaskSQL = insertSQL("tasks", taskColumns)
 // stored first.
 var errKeyTaken = errors.New("idempotency key taken")
 
+// insertTask writes a new task with its attempts in tx: CreateTask's
+// insert, shared by everything that creates tasks inside a transaction of
+// its own (a schedule's run). An id that exists is domain.ErrConflict.
+func insertTask(ctx context.Context, tx *sqlx.Tx, snap domain.TaskSnapshot) error {
+	res, err := tx.ExecContext(ctx, tx.Rebind(insertTaskSQL+" ON CONFLICT DO NOTHING"), taskRowOf(snap).values()...)
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			return fmt.Errorf("create task %s: id exists: %w", snap.ID, domain.ErrConflict)
+		}
+		return fmt.Errorf("create task %s: %w", snap.ID, err)
+	}
+	for _, a := range snap.Attempts {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(upsertAttemptSQL), attemptRowOf(snap.ID, a).values()...); err != nil {
+			return fmt.Errorf("create task %s: attempt %d: %w", snap.ID, a.Number, err)
+		}
+	}
+	return nil
+}
+
 // CreateTask stores a new task with its attempts. With a key, the key is
 // stored in the same transaction; a key stored before (or concurrently, by a
 // transaction that commits first) makes this a replay or a conflict. The
@@ -46,24 +65,15 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task, key *ports.Idemp
 	snap := t.Snapshot()
 	row := taskRowOf(snap)
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, tx.Rebind(insertTaskSQL+" ON CONFLICT DO NOTHING"), row.values()...)
-		if err := oneRow(res, err); err != nil {
-			if errors.Is(err, errNoRow) {
-				return fmt.Errorf("create task %s: id exists: %w", snap.ID, domain.ErrConflict)
-			}
-			return fmt.Errorf("create task %s: %w", snap.ID, err)
-		}
-		for _, a := range snap.Attempts {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(upsertAttemptSQL), attemptRowOf(snap.ID, a).values()...); err != nil {
-				return fmt.Errorf("create task %s: attempt %d: %w", snap.ID, a.Number, err)
-			}
+		if err := insertTask(ctx, tx, snap); err != nil {
+			return err
 		}
 		if key == nil {
 			return nil
 		}
 		// On PostgreSQL this waits for a concurrent transaction holding the
 		// same key, then does nothing if that one committed.
-		res, err = tx.ExecContext(ctx, tx.Rebind(
+		res, err := tx.ExecContext(ctx, tx.Rebind(
 			`INSERT INTO idempotency_keys (key, request_hash, task_id, created_at) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (key) DO NOTHING`),
 			key.Key, key.RequestHash, snap.ID, timeCol(snap.CreatedAt))
@@ -181,6 +191,10 @@ func (s *Store) ListTasks(ctx context.Context, q ports.TaskQuery) (ports.TaskPag
 	if q.AccountID != 0 {
 		where = append(where, "account_id = ?")
 		args = append(args, q.AccountID)
+	}
+	if q.ScheduleID != "" {
+		where = append(where, "schedule_id = ?")
+		args = append(args, q.ScheduleID)
 	}
 	if q.Status != "" {
 		if !q.Status.Valid() {
