@@ -142,7 +142,7 @@ func (d Deps) applied(ctx context.Context, t *domain.Task, out domain.Outcome) {
 	}
 	ev := ports.TaskEvent{
 		TaskID: t.ID(), AccountID: t.AccountID(), Status: t.Status(), Attempt: t.Attempt(),
-		Progress: t.Progress(), ContentID: t.ContentID(), At: t.UpdatedAt(),
+		Progress: t.Progress(), ContentID: t.ContentID(), ScheduleID: t.ScheduleID(), RunID: t.RunID(), At: t.UpdatedAt(),
 	}
 	if err := d.Publisher.Publish(ctx, ev); err != nil {
 		d.Log.Warn("publish task event", zap.String("task_id", t.ID()), zap.Error(err))

@@ -11,14 +11,16 @@ import (
 
 // TaskEvent is a change pushed to subscribers (SSE).
 type TaskEvent struct {
-	Sequence  int64 // set by the publisher: increasing per process, or across replicas where the adapter shares a sequence (PostgreSQL)
-	TaskID    string
-	AccountID int64
-	Status    domain.Status
-	Attempt   int
-	Progress  domain.Progress
-	ContentID string
-	At        time.Time
+	Sequence   int64 // set by the publisher: increasing per process, or across replicas where the adapter shares a sequence (PostgreSQL)
+	TaskID     string
+	AccountID  int64
+	Status     domain.Status
+	Attempt    int
+	Progress   domain.Progress
+	ContentID  string
+	ScheduleID string // set when a schedule's run created the task (§12)
+	RunID      string
+	At         time.Time
 }
 
 // EventPublisher announces task changes, across replicas where the adapter can.

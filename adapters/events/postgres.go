@@ -360,6 +360,8 @@ type wireEvent struct {
 	Message    string        `json:"msg,omitempty"`
 	ProgressAt time.Time     `json:"progress_at"`
 	ContentID  string        `json:"content_id,omitempty"`
+	ScheduleID string        `json:"schedule_id,omitempty"`
+	RunID      string        `json:"run_id,omitempty"`
 	At         time.Time     `json:"at"`
 }
 
@@ -368,7 +370,7 @@ func wireOf(e ports.TaskEvent) wireEvent {
 		TaskID: e.TaskID, AccountID: e.AccountID, Status: e.Status, Attempt: e.Attempt,
 		Percentage: e.Progress.Percentage, Stage: truncate(e.Progress.Stage, maxTextBytes),
 		Message: truncate(e.Progress.Message, maxTextBytes), ProgressAt: e.Progress.UpdatedAt,
-		ContentID: e.ContentID, At: e.At,
+		ContentID: e.ContentID, ScheduleID: e.ScheduleID, RunID: e.RunID, At: e.At,
 	}
 }
 
@@ -378,7 +380,7 @@ func (w wireEvent) event() ports.TaskEvent {
 		Progress: domain.Progress{
 			Percentage: w.Percentage, Stage: w.Stage, Message: w.Message, UpdatedAt: w.ProgressAt.UTC(),
 		},
-		ContentID: w.ContentID, At: w.At.UTC(),
+		ContentID: w.ContentID, ScheduleID: w.ScheduleID, RunID: w.RunID, At: w.At.UTC(),
 	}
 }
 

@@ -175,13 +175,15 @@ func (h *eventStreams) stream(c *gin.Context, events <-chan ports.TaskEvent) {
 
 // taskEventView is the data of an `event: task` frame.
 type taskEventView struct {
-	TaskID    string            `json:"task_id"`
-	AccountID int64             `json:"account_id"`
-	Status    string            `json:"status"`
-	Attempt   int               `json:"attempt"`
-	Progress  eventProgressView `json:"progress"`
-	ContentID *string           `json:"content_id"`
-	At        *string           `json:"at"`
+	TaskID     string            `json:"task_id"`
+	AccountID  int64             `json:"account_id"`
+	Status     string            `json:"status"`
+	Attempt    int               `json:"attempt"`
+	Progress   eventProgressView `json:"progress"`
+	ContentID  *string           `json:"content_id"`
+	ScheduleID *string           `json:"schedule_id"`
+	RunID      *string           `json:"run_id"`
+	At         *string           `json:"at"`
 }
 
 type eventProgressView struct {
@@ -200,7 +202,8 @@ func eventFrame(e ports.TaskEvent) []byte {
 			Percentage: e.Progress.Percentage, Stage: e.Progress.Stage, Message: e.Progress.Message,
 			UpdatedAt: timeOrNil(e.Progress.UpdatedAt),
 		},
-		ContentID: stringOrNil(e.ContentID), At: timeOrNil(e.At),
+		ContentID: stringOrNil(e.ContentID), ScheduleID: stringOrNil(e.ScheduleID), RunID: stringOrNil(e.RunID),
+		At: timeOrNil(e.At),
 	})
 	var b strings.Builder
 	if e.Sequence > 0 {

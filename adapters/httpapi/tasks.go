@@ -138,6 +138,13 @@ func (h *taskHandlers) list(c *gin.Context) {
 		}
 		q.AccountID = n
 	}
+	if s := c.Query("schedule_id"); s != "" {
+		if !domain.ValidTaskID(s) {
+			abortWithError(c, validation("schedule_id", "must match [A-Za-z0-9_-]{1,100}"))
+			return
+		}
+		q.ScheduleID = s
+	}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {

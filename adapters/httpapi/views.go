@@ -69,6 +69,8 @@ type taskView struct {
 	Progress      progressView  `json:"progress"`
 	LastError     *errorView    `json:"last_error"`
 	ContentID     *string       `json:"content_id"`
+	ScheduleID    *string       `json:"schedule_id"`
+	RunID         *string       `json:"run_id"`
 	ExternalRef   *string       `json:"external_ref"`
 	CallbackURL   *string       `json:"callback_url"`
 	Attempts      []attemptView `json:"attempts"`
@@ -99,6 +101,7 @@ func taskViewOf(t *domain.Task) taskView {
 			UpdatedAt: timeOrNil(s.Progress.UpdatedAt),
 		},
 		LastError: errorViewOf(s.LastError), ContentID: stringOrNil(s.ContentID),
+		ScheduleID: stringOrNil(s.ScheduleID), RunID: stringOrNil(s.RunID),
 		Attempts:  make([]attemptView, 0, len(s.Attempts)),
 		CreatedAt: timeOrNil(s.CreatedAt), SubmittedAt: timeOrNil(s.SubmittedAt), StartedAt: timeOrNil(s.StartedAt),
 		CompletedAt: timeOrNil(s.CompletedAt), UpdatedAt: timeOrNil(s.UpdatedAt), Version: s.Version,
