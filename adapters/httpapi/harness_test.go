@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"contenthub/adapters/cronspec"
 	"contenthub/adapters/events"
 	"contenthub/adapters/httpapi"
 	"contenthub/adapters/ids"
@@ -101,6 +102,7 @@ type harness struct {
 	clock      *fakeClock
 	creator    *recordingCreator
 	tasks      *application.Tasks
+	schedules  *application.Schedules
 	dispatcher *application.Dispatcher
 	router     *gin.Engine
 	events     *events.Local
@@ -129,14 +131,17 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	creator := &recordingCreator{}
 	wakeup := application.NewWakeup()
 	tasks := application.NewTasks(deps, creator, wakeup)
+	schedules := application.NewSchedules(deps, store, cronspec.NewParser(), wakeup)
 	router := httpapi.NewRouter(o.api, httpapi.Deps{
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
+		Extra: []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
 	})
 	dispatcher := application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
 		Owner: "test", Lease: time.Minute, Concurrency: 4, CallbackBaseURL: "http://hub.test",
 		Callbacks: !o.noCallback, Tokens: o.verifier.Tokens,
 	})
-	return &harness{t: t, store: store, clock: clock, creator: creator, tasks: tasks, dispatcher: dispatcher, router: router, events: hub}
+	return &harness{t: t, store: store, clock: clock, creator: creator, tasks: tasks, schedules: schedules,
+		dispatcher: dispatcher, router: router, events: hub}
 }
 
 // do sends one request through the router.

@@ -588,6 +588,66 @@ func TestOpenAPIAnswersFitTheDocument(t *testing.T) {
 		}
 	})
 
+	t.Run("schedules", func(t *testing.T) {
+		c := &specClient{t: t, v: v, handler: h.router}
+		const schedules = "/api/v1/schedules"
+		created := c.expect(http.StatusCreated, http.MethodPost, schedules, []byte(`{"name":"每日早报","cron":"0 8 * * *",
+			"timezone":"Asia/Shanghai","account_ids":[1,2],"count_per_account":3,
+			"topics":[{"topic":"AI 周报","keywords":"AI,大模型"},{"topic":"云原生","keywords":["k8s"],"tone":"专业"}]}`), nil)
+		id := created["schedule_id"].(string)
+		require.NotNil(t, created["next_run_at"])
+		require.Nil(t, created["last_run"])
+
+		run := c.expect(http.StatusCreated, http.MethodPost, schedules+"/"+id+"/trigger", nil, nil)
+		require.Equal(t, "manual", run["trigger"])
+		require.EqualValues(t, 6, run["total_submitted"])
+		require.Equal(t, map[string]any{"1": map[string]any{"submitted": 3.0}, "2": map[string]any{"submitted": 3.0}}, run["account_stats"])
+		page := c.expect(http.StatusOK, http.MethodGet, tasks+"?schedule_id="+id, nil, nil)
+		require.Len(t, page["items"], 6)
+		task := page["items"].([]any)[0].(map[string]any)
+		require.Equal(t, id, task["schedule_id"])
+		require.Equal(t, run["run_id"], task["run_id"])
+
+		got := c.expect(http.StatusOK, http.MethodGet, schedules+"/"+id, nil, nil)
+		require.Equal(t, run["run_id"], got["last_run"].(map[string]any)["run_id"])
+		require.Len(t, c.expect(http.StatusOK, http.MethodGet, schedules, nil, nil)["items"], 1)
+		require.Len(t, c.expect(http.StatusOK, http.MethodGet, schedules+"/"+id+"/runs?limit=10", nil, nil)["items"], 1)
+
+		paused := c.expect(http.StatusOK, http.MethodPatch, schedules+"/"+id, []byte(`{"enabled":false}`), nil)
+		require.Equal(t, false, paused["enabled"])
+		require.Nil(t, paused["next_run_at"])
+		resumed := c.expect(http.StatusOK, http.MethodPatch, schedules+"/"+id, []byte(`{"enabled":true,"misfire":"skip"}`), nil)
+		require.NotNil(t, resumed["next_run_at"])
+
+		for _, bad := range []struct{ body, field string }{
+			{`{"name":"n","cron":"0 25 * * *","account_ids":[1],"count_per_account":1,"topics":[{"topic":"t"}]}`, "cron"},
+			{`{"name":"n","cron":"0 0 30 2 *","account_ids":[1],"count_per_account":1,"topics":[{"topic":"t"}]}`, "cron"},
+			{`{"name":"n","cron":"0 8 * * *","timezone":"Asia/Atlantis","account_ids":[1],"count_per_account":1,"topics":[{"topic":"t"}]}`, "timezone"},
+			{`{"name":"n","cron":"0 8 * * *","account_ids":[],"count_per_account":1,"topics":[{"topic":"t"}]}`, "account_ids"},
+			{`{"name":"n","cron":"0 8 * * *","account_ids":[1],"count_per_account":1,"topics":[]}`, "topics"},
+			{`{"name":"n","cron":"0 8 * * *","account_ids":[1],"count_per_account":51,"topics":[{"topic":"t"}]}`, "count_per_account"},
+			{`{"name":"n","cron":"0 8 * * *","account_ids":[1],"count_per_account":1,"topics":[{"topic":"t"}],"misfire":"later"}`, "misfire"},
+		} {
+			answer := c.expect(http.StatusUnprocessableEntity, http.MethodPost, schedules, []byte(bad.body), nil)
+			require.Equal(t, bad.field, answer["error"].(map[string]any)["field"], bad.body)
+		}
+		answer := c.expect(http.StatusUnprocessableEntity, http.MethodPatch, schedules+"/"+id, []byte(`{"count_per_account":0}`), nil)
+		require.Equal(t, "count_per_account", answer["error"].(map[string]any)["field"])
+		c.expect(http.StatusUnprocessableEntity, http.MethodGet, schedules+"/"+id+"/runs?limit=0", nil, nil)
+		requireErrorCode(t, c.expect(http.StatusBadRequest, http.MethodPost, schedules, []byte(`{"name":`), nil), "invalid_json")
+		requireErrorCode(t, c.expect(http.StatusUnauthorized, http.MethodGet, schedules, nil, noBearer), "unauthorized")
+
+		deleted := c.expect(http.StatusOK, http.MethodDelete, schedules+"/"+id, nil, nil)
+		require.Equal(t, true, deleted["deleted"])
+		for _, r := range []struct{ method, suffix string }{
+			{http.MethodGet, ""}, {http.MethodDelete, ""}, {http.MethodPost, "/trigger"}, {http.MethodGet, "/runs"},
+		} {
+			requireErrorCode(t, c.expect(http.StatusNotFound, r.method, schedules+"/"+id+r.suffix, nil, nil), "not_found")
+		}
+		requireErrorCode(t, c.expect(http.StatusNotFound, http.MethodPatch, schedules+"/"+id, []byte(`{"name":"x"}`), nil), "not_found")
+		require.Len(t, c.expect(http.StatusOK, http.MethodGet, tasks+"?schedule_id="+id, nil, nil)["items"], 6, "its tasks stay")
+	})
+
 	t.Run("wrong method and unknown route", func(t *testing.T) {
 		c := &specClient{t: t, v: v, handler: h.router}
 		for _, r := range []struct{ method, target string }{
@@ -666,7 +726,7 @@ func fullRouter(h *harness) *gin.Engine {
 	dashboard := func(r gin.IRouter, api gin.IRouter) { webui.Register(r, api, h.tasks) }
 	return httpapi.NewRouter(httpapi.Config{APITokens: []string{specToken}}, httpapi.Deps{
 		Tasks: h.tasks, Health: h.store, Clock: h.clock, Log: zap.NewNop(), Events: h.events,
-		Extra: []func(r gin.IRouter, api gin.IRouter){dashboard},
+		Extra: []func(r gin.IRouter, api gin.IRouter){dashboard, httpapi.ScheduleRoutes(h.schedules)},
 	})
 }
 
