@@ -245,6 +245,67 @@ func TestDashboardInTheBrowser(t *testing.T) {
 		require.Equal(t, "#/contents/"+contentID, evaluate[string](t, ctx, `document.getElementById('content-link').getAttribute('href')`))
 		requireSanitised(t, ctx, "preview")
 	})
+
+	t.Run("schedules: next run in both zones, run now, pause and resume, a run's tasks", func(t *testing.T) {
+		var created struct {
+			ScheduleID string `json:"schedule_id"`
+			NextRunAt  string `json:"next_run_at"`
+		}
+		name := "每日早报 " + strconv.FormatInt(time.Now().UnixNano(), 36)
+		require.Equal(t, http.StatusCreated, svc.call(http.MethodPost, "/api/v1/schedules", map[string]any{
+			"name": name, "cron": "0 8 * * *", "timezone": "Asia/Shanghai", "account_ids": []int{1, 2},
+			"count_per_account": 1, "topics": []map[string]any{{"topic": "定时选题一"}, {"topic": "定时选题二"}},
+		}, &created))
+		id := created.ScheduleID
+		row := `document.querySelector('#schedule-rows tr[data-schedule="` + id + `"]')`
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/schedules")))
+		until(t, ctx, "the schedule's row", row+` && `+row+`.cells[0].textContent === `+jsString(name))
+		// 08:00 on Shanghai's clock, and the same instant on the browser's.
+		require.Contains(t, evaluate[string](t, ctx, row+`.cells[2].textContent`), "8:00:00")
+		require.Equal(t, created.NextRunAt, evaluate[string](t, ctx, row+`.cells[2].querySelector('time').getAttribute('datetime')`))
+		require.Equal(t, created.NextRunAt, evaluate[string](t, ctx, row+`.cells[3].querySelector('time').getAttribute('datetime')`))
+		require.Equal(t, evaluate[string](t, ctx, `new Date(`+jsString(created.NextRunAt)+`).toLocaleString(undefined, {timeZoneName: 'short'})`),
+			evaluate[string](t, ctx, row+`.cells[3].textContent`))
+		require.Equal(t, "never", evaluate[string](t, ctx, row+`.cells[4].textContent`))
+		require.Equal(t, "active", evaluate[string](t, ctx, row+`.cells[5].textContent`))
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#schedule-rows tr[data-schedule="`+id+`"] [data-action=run]`))))
+		until(t, ctx, "the last run", row+` && `+row+`.cells[4].textContent.includes('manual') && `+row+`.cells[4].textContent.includes('2 tasks')`)
+		var runs struct {
+			Items []struct {
+				RunID   string   `json:"run_id"`
+				TaskIDs []string `json:"task_ids"`
+			} `json:"items"`
+		}
+		require.Equal(t, http.StatusOK, svc.call(http.MethodGet, "/api/v1/schedules/"+id+"/runs", nil, &runs))
+		require.Len(t, runs.Items, 1)
+		require.Len(t, runs.Items[0].TaskIDs, 2)
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#schedule-rows tr[data-schedule="`+id+`"] [data-action=toggle]`))))
+		until(t, ctx, "paused", row+` && `+row+`.cells[5].textContent === 'paused' && `+row+`.cells[2].textContent === '—'`)
+		var view struct {
+			Enabled bool `json:"enabled"`
+		}
+		require.Equal(t, http.StatusOK, svc.call(http.MethodGet, "/api/v1/schedules/"+id, nil, &view))
+		require.False(t, view.Enabled, "Pause paused it")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#schedule-rows tr[data-schedule="`+id+`"] [data-action=toggle]`))))
+		until(t, ctx, "resumed", row+` && `+row+`.cells[5].textContent === 'active' && `+row+`.cells[2].textContent.includes('8:00:00')`)
+
+		// The schedule's page lists each run with its counts and tasks.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#schedule-rows a[href="#/schedules/`+id+`"]`))))
+		runRow := `document.querySelector('#run-rows tr[data-run="` + runs.Items[0].RunID + `"]')`
+		until(t, ctx, "the run's row", runRow+` !== null`)
+		require.Equal(t, "manual", evaluate[string](t, ctx, runRow+`.cells[1].textContent`))
+		require.Equal(t, "account 1: 1, account 2: 1", evaluate[string](t, ctx, runRow+`.cells[3].textContent`))
+		require.Equal(t, "2", evaluate[string](t, ctx, runRow+`.cells[4].textContent`))
+		require.Equal(t, []string{"#/tasks/" + runs.Items[0].TaskIDs[0], "#/tasks/" + runs.Items[0].TaskIDs[1]},
+			evaluate[[]string](t, ctx, `[...`+runRow+`.cells[5].querySelectorAll('a')].map(a => a.getAttribute('href'))`))
+
+		// A run's task names its schedule.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#run-rows a[href="#/tasks/`+runs.Items[0].TaskIDs[0]+`"]`))))
+		until(t, ctx, "the task's schedule", `[...document.querySelectorAll('#task-fields a')].some(a => a.getAttribute('href') === '#/schedules/`+id+`')`)
+	})
 }
 
 // requireSanitised checks the article frame's document: the text and the

@@ -252,6 +252,8 @@ function renderTask(task) {
   field(fields, 'Late result', task.late ? 'yes' : 'no');
   field(fields, 'Last error', task.last_error && el('span', { class: 'error' }, task.last_error.text));
   field(fields, 'Content', task.content_id);
+  field(fields, 'Schedule', task.schedule_id && scheduleLink(task.schedule_id));
+  field(fields, 'Run', task.run_id && el('code', {}, task.run_id));
   field(fields, 'External ref', task.external_ref);
   field(fields, 'Callback URL', task.callback_url && el('code', {}, task.callback_url));
   field(fields, 'Next attempt', task.next_attempt_at && time(task.next_attempt_at));
@@ -388,6 +390,119 @@ async function showContent(id) {
 
 byId('pool-filters').addEventListener('submit', (e) => { e.preventDefault(); route(); });
 
+// ---- schedules ----
+
+function scheduleLink(id, text) {
+  return el('a', { href: '#/schedules/' + encodeURIComponent(id) }, text || id);
+}
+
+// zoned shows an instant on a given IANA zone's clock (the browser's when
+// zone is undefined), with the zone's abbreviation.
+function zoned(iso, zone) {
+  if (!iso) return '—';
+  let text;
+  try {
+    text = new Date(iso).toLocaleString(undefined, { timeZone: zone, timeZoneName: 'short' });
+  } catch (_) {
+    text = new Date(iso).toLocaleString();
+  }
+  return el('time', { datetime: iso, title: iso }, text);
+}
+
+function runSummary(run) {
+  if (!run) return 'never';
+  return el('span', {}, zoned(run.fire_time), ' · ' + run.trigger + ' · ', statusBadge(run.status),
+    ' · ' + run.total_submitted + ' task' + (run.total_submitted === 1 ? '' : 's'));
+}
+
+function stateBadge(schedule) {
+  return el('span', { class: 'status status-' + (schedule.enabled ? 'active' : 'paused') },
+    schedule.enabled ? 'active' : 'paused');
+}
+
+async function setEnabled(schedule, enabled) {
+  return api('/schedules/' + encodeURIComponent(schedule.schedule_id), {
+    method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ enabled }),
+  });
+}
+
+async function runNow(schedule) {
+  const run = await post('/schedules/' + encodeURIComponent(schedule.schedule_id) + '/trigger');
+  if (run.status === 'failed') showNotice('The run created no task: ' + (run.error || 'unknown reason'));
+  return run;
+}
+
+// scheduleAction runs one button's action and reloads the view.
+function scheduleAction(button, action) {
+  button.addEventListener('click', async () => {
+    showNotice('');
+    button.disabled = true;
+    let failure = '';
+    try { await action(); } catch (err) { failure = err.message; }
+    await route();
+    button.disabled = false;
+    if (failure) showNotice(failure);
+  });
+  return button;
+}
+
+async function showSchedules() {
+  byId('browser-zone').textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local';
+  const page = await api('/schedules');
+  byId('schedule-rows').replaceChildren(...page.items.map((s) => el('tr', { 'data-schedule': s.schedule_id },
+    el('td', {}, scheduleLink(s.schedule_id, s.name)),
+    el('td', {}, el('code', {}, s.cron), el('div', { class: 'muted' }, s.timezone)),
+    el('td', {}, zoned(s.next_run_at, s.timezone)),
+    el('td', {}, zoned(s.next_run_at)),
+    el('td', {}, runSummary(s.last_run)),
+    el('td', {}, stateBadge(s)),
+    el('td', { class: 'nowrap' },
+      scheduleAction(el('button', { type: 'button', 'data-action': 'toggle' }, s.enabled ? 'Pause' : 'Resume'),
+        () => setEnabled(s, !s.enabled)),
+      ' ',
+      scheduleAction(el('button', { type: 'button', 'data-action': 'run' }, 'Run now'), () => runNow(s))))));
+  byId('schedules-empty').hidden = page.items.length > 0;
+}
+
+let currentSchedule = null;
+
+async function showSchedule(id) {
+  currentSchedule = null;
+  const [schedule, runs] = await Promise.all([
+    api('/schedules/' + encodeURIComponent(id)),
+    api('/schedules/' + encodeURIComponent(id) + '/runs'),
+  ]);
+  currentSchedule = schedule;
+  byId('schedule-title').textContent = schedule.name;
+  byId('schedule-toggle').textContent = schedule.enabled ? 'Pause' : 'Resume';
+  byId('schedule-state').replaceChildren(stateBadge(schedule));
+  const fields = byId('schedule-fields');
+  fields.replaceChildren();
+  field(fields, 'Schedule id', schedule.schedule_id);
+  field(fields, 'Cron', el('code', {}, schedule.cron));
+  field(fields, 'Time zone', schedule.timezone);
+  field(fields, 'Next run (schedule\'s zone)', zoned(schedule.next_run_at, schedule.timezone));
+  field(fields, 'Next run (your time)', zoned(schedule.next_run_at));
+  field(fields, 'Last run', runSummary(schedule.last_run));
+  field(fields, 'Accounts', schedule.account_ids.join(', '));
+  field(fields, 'Per account', schedule.count_per_account);
+  field(fields, 'Topics', schedule.topics.length + ' (next: ' +
+    (schedule.topics[schedule.topic_cursor] || schedule.topics[0]).topic + ')');
+  field(fields, 'Priority', schedule.priority);
+  field(fields, 'Misfire', schedule.misfire);
+  byId('run-rows').replaceChildren(...runs.items.map((r) => el('tr', { 'data-run': r.run_id },
+    el('td', {}, zoned(r.fire_time, schedule.timezone)),
+    el('td', {}, r.trigger),
+    el('td', {}, statusBadge(r.status), r.error ? el('div', { class: 'error' }, r.error) : null),
+    el('td', {}, Object.entries(r.account_stats).map(([account, s]) => 'account ' + account + ': ' + s.submitted).join(', ') || '—'),
+    el('td', {}, r.total_submitted),
+    el('td', {}, ...r.task_ids.flatMap((t, i) => (i ? [' ', taskLink(t)] : [taskLink(t)]))))));
+  byId('runs-empty').hidden = runs.items.length > 0;
+}
+
+scheduleAction(byId('schedule-toggle'), () => currentSchedule && setEnabled(currentSchedule, !currentSchedule.enabled));
+scheduleAction(byId('schedule-run'), () => currentSchedule && runNow(currentSchedule));
+
 // ---- new task ----
 
 // idempotencyKey makes a double submit of the same form create one task.
@@ -423,7 +538,7 @@ byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); })
 
 // ---- routing ----
 
-const views = ['list', 'task', 'pool', 'new', 'content'];
+const views = ['list', 'task', 'pool', 'new', 'content', 'schedules', 'schedule'];
 
 async function route() {
   const gen = ++routeGen;
@@ -433,13 +548,17 @@ async function route() {
   const hash = location.hash.replace(/^#/, '') || '/';
   const task = hash.match(/^\/tasks\/([^/]+)$/);
   const content = hash.match(/^\/contents\/([^/]+)$/);
-  const view = task ? 'task' : content ? 'content' : { '/pool': 'pool', '/new': 'new' }[hash] || 'list';
+  const schedule = hash.match(/^\/schedules\/([^/]+)$/);
+  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule'
+    : { '/pool': 'pool', '/new': 'new', '/schedules': 'schedules' }[hash] || 'list';
   for (const name of views) byId('view-' + name).hidden = name !== view;
   try {
     if (view === 'list') await showList(gen);
     else if (view === 'task') await showTask(gen, decodeURIComponent(task[1]));
     else if (view === 'pool') await showPool();
     else if (view === 'content') await showContent(decodeURIComponent(content[1]));
+    else if (view === 'schedules') await showSchedules();
+    else if (view === 'schedule') await showSchedule(decodeURIComponent(schedule[1]));
   } catch (err) {
     showNotice(err.status === 404 ? 'Not found.' : err.message);
   }
