@@ -145,7 +145,7 @@ func readSchedule(c *gin.Context) (scheduleRequest, bool) {
 		abortUnreadableBody(c, err)
 		return req, false
 	}
-	if err := application.CheckJSONObject(body); err != nil {
+	if err := checkJSONObject(body); err != nil {
 		abortWithError(c, err)
 		return req, false
 	}
