@@ -36,7 +36,14 @@ type ReviewStatus string
 const (
 	ReviewApproved ReviewStatus = "approved"
 	ReviewPending  ReviewStatus = "pending_review"
+	ReviewRejected ReviewStatus = "rejected"
 )
+
+// Valid reports whether s is a known review status.
+func (s ReviewStatus) Valid() bool {
+	_, ok := reviewMoves[s]
+	return ok
+}
 
 // Content is what a completed task turns into.
 type Content struct {
@@ -54,27 +61,21 @@ type Content struct {
 	WordCount    int
 	Metrics      []byte
 	ReviewStatus ReviewStatus
-	Late         bool
-	CreatedAt    time.Time
+	// ReviewedAt, Reviewer and ReviewNote record the review move (review.go):
+	// who approved or rejected it, when, and the note or the rejection's
+	// reason. An auto-approved content has Reviewer ReviewerAuto.
+	ReviewedAt time.Time
+	Reviewer   string
+	ReviewNote string
+	Late       bool
+	CreatedAt  time.Time
+	// Read with the content, never written through it: its publish-pool
+	// entry ("" while there is none) and its task's priority, which an
+	// approval gives the entry unless told otherwise.
+	PoolEntryID  string
+	TaskPriority int
 }
 
-// PoolStatus is where a publish-pool entry stands.
-type PoolStatus string
-
-// PoolPending is a new entry waiting to be published.
-const PoolPending PoolStatus = "pending"
-
-// PoolEntry queues approved content for publishing, with the task's priority.
-type PoolEntry struct {
-	ID          string
-	ContentID   string
-	TaskID      string
-	AccountID   int64
-	Priority    int
-	Status      PoolStatus
-	ScheduledAt time.Time
-	CreatedAt   time.Time
-}
 
 func newContent(t *Task, r Result, id string, at time.Time) Content {
 	article := *r.Described().Article
@@ -97,14 +98,11 @@ func newContent(t *Task, r Result, id string, at time.Time) Content {
 		c.CoverImage = c.Images[0]
 	}
 	if t.autoApprove {
-		c.ReviewStatus = ReviewApproved
+		c.ReviewStatus, c.Reviewer, c.ReviewedAt = ReviewApproved, ReviewerAuto, at
 	}
 	return c
 }
 
 func newPoolEntry(t *Task, c Content, id string, at time.Time) PoolEntry {
-	return PoolEntry{
-		ID: id, ContentID: c.ID, TaskID: t.id, AccountID: t.accountID, Priority: t.priority,
-		Status: PoolPending, ScheduledAt: at, CreatedAt: at,
-	}
+	return NewPoolEntry(id, c, t.priority, at, at)
 }

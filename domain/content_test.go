@@ -127,11 +127,15 @@ func TestCompletionContent(t *testing.T) {
 			WordCount:    10, // Intro line. The Title Some bold text with a link.
 			Metrics:      []byte(`{"tokensUsed":10}`),
 			ReviewStatus: domain.ReviewApproved,
+			Reviewer:     domain.ReviewerAuto,
+			ReviewedAt:   at,
 			CreatedAt:    at,
+			PoolEntryID:  "pool-1",
 		}, *out.Content)
 		require.Equal(t, &domain.PoolEntry{
 			ID: "pool-1", ContentID: "content-1", TaskID: "task-abc", AccountID: 42,
-			Priority: 8, Status: domain.PoolPending, ScheduledAt: at, CreatedAt: at,
+			Priority: 8, Status: domain.PoolPending, ScheduledAt: at, AvailableAt: at,
+			MaxRetries: domain.DefaultPoolMaxRetries, CreatedAt: at, UpdatedAt: at,
 		}, out.PoolEntry)
 		require.Equal(t, "content-1", task.ContentID())
 		require.Equal(t, at, task.CompletedAt())

@@ -295,11 +295,12 @@ func clampPercentage(f float64) int {
 func (t *Task) complete(ev Event, at time.Time, late bool, out *Outcome) {
 	content := newContent(t, ev.Result, ev.IDs.ContentID, at)
 	content.Late = late
-	out.Content = &content
 	if t.autoApprove {
 		entry := newPoolEntry(t, content, ev.IDs.PoolEntryID, at)
 		out.PoolEntry = &entry
+		content.PoolEntryID = entry.ID
 	}
+	out.Content = &content
 	t.status = StatusCompleted
 	t.completedAt = at
 	t.contentID = content.ID
