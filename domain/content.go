@@ -76,7 +76,6 @@ type Content struct {
 	TaskPriority int
 }
 
-
 func newContent(t *Task, r Result, id string, at time.Time) Content {
 	article := *r.Described().Article
 	title := article.Heading
