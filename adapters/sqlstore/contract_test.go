@@ -460,12 +460,16 @@ func TestUpdateTaskWritesSideEffectsAtomically(t *testing.T) {
 		require.NoError(t, err)
 		wantContent := *want.Content
 		wantContent.CreatedAt = wantContent.CreatedAt.Truncate(time.Microsecond)
+		wantContent.ReviewedAt = wantContent.ReviewedAt.Truncate(time.Microsecond)
+		wantContent.TaskPriority = 8 // read with the content, from its task
 		require.Equal(t, wantContent, content)
 		pool, err = poolEntries(ctx, s, domain.PoolPending, 10)
 		require.NoError(t, err)
 		wantEntry := *want.PoolEntry
 		wantEntry.CreatedAt = wantEntry.CreatedAt.Truncate(time.Microsecond)
 		wantEntry.ScheduledAt = wantEntry.ScheduledAt.Truncate(time.Microsecond)
+		wantEntry.AvailableAt = wantEntry.AvailableAt.Truncate(time.Microsecond)
+		wantEntry.UpdatedAt = wantEntry.UpdatedAt.Truncate(time.Microsecond)
 		require.Equal(t, []domain.PoolEntry{wantEntry}, pool)
 		require.Equal(t, 8, pool[0].Priority)
 		assertStored(t, s, completed, 2)

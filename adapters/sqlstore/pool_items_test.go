@@ -31,9 +31,7 @@ func TestListPoolItems(t *testing.T) {
 			require.NoError(t, err)
 			c := domain.Content{ID: "content-" + e.id, TaskID: taskID, AccountID: int64(10 + i), Attempt: 1,
 				Title: e.title, ReviewStatus: domain.ReviewApproved, CreatedAt: base}
-			p := domain.PoolEntry{ID: e.id, ContentID: c.ID, TaskID: taskID, AccountID: c.AccountID,
-				Priority: e.priority, Status: domain.PoolPending, ScheduledAt: base.Add(time.Duration(i) * time.Second),
-				CreatedAt: base}
+			p := domain.NewPoolEntry(e.id, c, e.priority, base.Add(time.Duration(i)*time.Second), base)
 			require.NoError(t, s.UpdateTask(ctx, taskID, func(*domain.Task) (ports.TaskChanges, error) {
 				return ports.TaskChanges{Content: &c, PoolEntry: &p}, nil
 			}))

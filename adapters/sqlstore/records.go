@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -63,19 +62,6 @@ func (s *Store) ListDeliveries(ctx context.Context, taskID string) ([]domain.Del
 		out[i] = r.delivery()
 	}
 	return out, nil
-}
-
-// GetContent returns content by id, or an error wrapping domain.ErrNotFound.
-func (s *Store) GetContent(ctx context.Context, id string) (domain.Content, error) {
-	var row contentRow
-	err := s.reads.GetContext(ctx, &row, s.reads.Rebind("SELECT "+contentSelect+" FROM contents WHERE id = ?"), id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Content{}, fmt.Errorf("content %s: %w", id, domain.ErrNotFound)
-	}
-	if err != nil {
-		return domain.Content{}, fmt.Errorf("get content: %w", err)
-	}
-	return row.content(), nil
 }
 
 // ListPool returns publish-pool entries with the status ("" = any), highest

@@ -69,10 +69,8 @@ func TestContentAndPoolAreUniqueInTheDatabase(t *testing.T) {
 			}
 		}
 		entry := func(id string) *domain.PoolEntry {
-			return &domain.PoolEntry{
-				ID: id, ContentID: "content-a", TaskID: "task-1", AccountID: 7, Priority: 5,
-				Status: domain.PoolPending, ScheduledAt: base, CreatedAt: base,
-			}
+			e := domain.NewPoolEntry(id, domain.Content{ID: "content-a", TaskID: "task-1", AccountID: 7}, 5, base, base)
+			return &e
 		}
 		write := func(c ports.TaskChanges) error {
 			return s.UpdateTask(ctx, "task-1", func(*domain.Task) (ports.TaskChanges, error) { return c, nil })
@@ -109,6 +107,7 @@ func TestContentRoundTripOptionalFields(t *testing.T) {
 			Body: "# 标题\n\ntext", HTMLContent: "<h1>标题</h1>", Images: []string{"a.png", "b.png"},
 			CoverImage: "a.png", QualityScore: &score, WordCount: 3, Metrics: []byte(`{"a": [1, 2]}`),
 			ReviewStatus: domain.ReviewApproved, Late: true, CreatedAt: base,
+			ReviewedAt: base.Add(time.Second), Reviewer: "王编辑", ReviewNote: "可以发布",
 		}
 		bare := domain.Content{
 			ID: "content-bare", TaskID: "task-bare", AccountID: 3, Attempt: 1, Title: "T",
@@ -123,6 +122,8 @@ func TestContentRoundTripOptionalFields(t *testing.T) {
 			got, err := s.GetContent(ctx, c.ID)
 			require.NoError(t, err)
 			c.CreatedAt = c.CreatedAt.Truncate(time.Microsecond)
+			c.ReviewedAt = c.ReviewedAt.Truncate(time.Microsecond)
+			c.TaskPriority = domain.DefaultPriority // read with the content, from its task
 			require.Equal(t, c, got)
 		}
 		_, err := s.GetContent(ctx, "content-none")
@@ -150,8 +151,7 @@ func TestListPoolOrder(t *testing.T) {
 			require.NoError(t, err)
 			c := domain.Content{ID: "content-" + e.id, TaskID: taskID, AccountID: 7, Attempt: 1,
 				ReviewStatus: domain.ReviewApproved, CreatedAt: base}
-			p := domain.PoolEntry{ID: e.id, ContentID: c.ID, TaskID: taskID, AccountID: 7, Priority: e.priority,
-				Status: domain.PoolPending, ScheduledAt: base.Add(e.at), CreatedAt: base}
+			p := domain.NewPoolEntry(e.id, c, e.priority, base.Add(e.at), base)
 			require.NoError(t, s.UpdateTask(ctx, taskID, func(*domain.Task) (ports.TaskChanges, error) {
 				return ports.TaskChanges{Content: &c, PoolEntry: &p}, nil
 			}))

@@ -159,11 +159,15 @@ type contentRow struct {
 	ReviewStatus string          `db:"review_status"`
 	Late         bool            `db:"late"`
 	CreatedAt    dbTime          `db:"created_at"`
+	ReviewedAt   dbTime          `db:"reviewed_at"`
+	Reviewer     string          `db:"reviewer"`
+	ReviewNote   string          `db:"review_note"`
 }
 
 var contentColumns = []string{
 	"id", "task_id", "account_id", "attempt", "title", "summary", "body", "html_content", "images",
 	"cover_image", "quality_score", "word_count", "metrics", "review_status", "late", "created_at",
+	"reviewed_at", "reviewer", "review_note",
 }
 
 var contentSelect = strings.Join(contentColumns, ", ")
@@ -174,6 +178,7 @@ func contentRowOf(c domain.Content) contentRow {
 		Summary: c.Summary, Body: c.Body, HTMLContent: c.HTMLContent, Images: c.Images,
 		CoverImage: c.CoverImage, WordCount: c.WordCount, Metrics: c.Metrics,
 		ReviewStatus: string(c.ReviewStatus), Late: c.Late, CreatedAt: timeCol(c.CreatedAt),
+		ReviewedAt: timeCol(c.ReviewedAt), Reviewer: c.Reviewer, ReviewNote: c.ReviewNote,
 	}
 	if c.QualityScore != nil {
 		r.QualityScore = sql.NullFloat64{Float64: *c.QualityScore, Valid: true}
@@ -187,6 +192,7 @@ func (r contentRow) content() domain.Content {
 		Summary: r.Summary, Body: r.Body, HTMLContent: r.HTMLContent, Images: r.Images,
 		CoverImage: r.CoverImage, WordCount: r.WordCount, Metrics: r.Metrics,
 		ReviewStatus: domain.ReviewStatus(r.ReviewStatus), Late: r.Late, CreatedAt: r.CreatedAt.Time,
+		ReviewedAt: r.ReviewedAt.Time, Reviewer: r.Reviewer, ReviewNote: r.ReviewNote,
 	}
 	if r.QualityScore.Valid {
 		q := r.QualityScore.Float64
@@ -197,18 +203,31 @@ func (r contentRow) content() domain.Content {
 
 // poolRow is a row of publish_pool.
 type poolRow struct {
-	ID          string `db:"id"`
-	ContentID   string `db:"content_id"`
-	TaskID      string `db:"task_id"`
-	AccountID   int64  `db:"account_id"`
-	Priority    int    `db:"priority"`
-	Status      string `db:"status"`
-	ScheduledAt dbTime `db:"scheduled_at"`
-	CreatedAt   dbTime `db:"created_at"`
+	ID             string `db:"id"`
+	ContentID      string `db:"content_id"`
+	TaskID         string `db:"task_id"`
+	AccountID      int64  `db:"account_id"`
+	Priority       int    `db:"priority"`
+	Status         string `db:"status"`
+	ScheduledAt    dbTime `db:"scheduled_at"`
+	CreatedAt      dbTime `db:"created_at"`
+	AvailableAt    dbTime `db:"available_at"`
+	RetryCount     int    `db:"retry_count"`
+	MaxRetries     int    `db:"max_retries"`
+	ClaimTokenHash string `db:"claim_token_hash"`
+	ClaimedAt      dbTime `db:"claimed_at"`
+	LeaseExpiresAt dbTime `db:"lease_expires_at"`
+	PublishedAt    dbTime `db:"published_at"`
+	PublishedURL   string `db:"published_url"`
+	PlatformID     string `db:"platform_id"`
+	LastError      string `db:"last_error"`
+	UpdatedAt      dbTime `db:"updated_at"`
 }
 
 var poolColumns = []string{
 	"id", "content_id", "task_id", "account_id", "priority", "status", "scheduled_at", "created_at",
+	"available_at", "retry_count", "max_retries", "claim_token_hash", "claimed_at", "lease_expires_at",
+	"published_at", "published_url", "platform_id", "last_error", "updated_at",
 }
 
 var poolSelect = strings.Join(poolColumns, ", ")
@@ -218,6 +237,10 @@ func poolRowOf(e domain.PoolEntry) poolRow {
 		ID: e.ID, ContentID: e.ContentID, TaskID: e.TaskID, AccountID: e.AccountID,
 		Priority: e.Priority, Status: string(e.Status),
 		ScheduledAt: timeCol(e.ScheduledAt), CreatedAt: timeCol(e.CreatedAt),
+		AvailableAt: timeCol(e.AvailableAt), RetryCount: e.RetryCount, MaxRetries: e.MaxRetries,
+		ClaimTokenHash: e.ClaimTokenHash, ClaimedAt: timeCol(e.ClaimedAt), LeaseExpiresAt: timeCol(e.LeaseExpiresAt),
+		PublishedAt: timeCol(e.PublishedAt), PublishedURL: e.PublishedURL, PlatformID: e.PlatformID,
+		LastError: e.LastError, UpdatedAt: timeCol(e.UpdatedAt),
 	}
 }
 
@@ -226,6 +249,10 @@ func (r poolRow) entry() domain.PoolEntry {
 		ID: r.ID, ContentID: r.ContentID, TaskID: r.TaskID, AccountID: r.AccountID,
 		Priority: r.Priority, Status: domain.PoolStatus(r.Status),
 		ScheduledAt: r.ScheduledAt.Time, CreatedAt: r.CreatedAt.Time,
+		AvailableAt: r.AvailableAt.Time, RetryCount: r.RetryCount, MaxRetries: r.MaxRetries,
+		ClaimTokenHash: r.ClaimTokenHash, ClaimedAt: r.ClaimedAt.Time, LeaseExpiresAt: r.LeaseExpiresAt.Time,
+		PublishedAt: r.PublishedAt.Time, PublishedURL: r.PublishedURL, PlatformID: r.PlatformID,
+		LastError: r.LastError, UpdatedAt: r.UpdatedAt.Time,
 	}
 }
 

@@ -488,7 +488,8 @@ func postgresType(column string) string {
 	switch column {
 	case "account_id", "version":
 		return "bigint"
-	case "priority", "attempt", "max_attempts", "progress_percentage", "number", "word_count", "http_status":
+	case "priority", "attempt", "max_attempts", "progress_percentage", "number", "word_count", "http_status",
+		"retry_count", "max_retries":
 		return "integer"
 	case "auto_approve", "attempt_open", "late":
 		return "boolean"
