@@ -163,15 +163,3 @@ func (u *Tasks) Content(ctx context.Context, id string) (domain.Content, error) 
 	}
 	return c, err
 }
-
-// Pool lists publish-pool entries with their articles' titles.
-func (u *Tasks) Pool(ctx context.Context, status domain.PoolStatus, limit int) ([]ports.PoolItem, error) {
-	if limit <= 0 || limit > 200 {
-		limit = 200
-	}
-	entries, err := u.deps.Reader.ListPoolItems(ctx, ports.PoolQuery{Status: status, Limit: limit})
-	if err != nil {
-		return nil, unavailable("list publish pool", err)
-	}
-	return entries, nil
-}

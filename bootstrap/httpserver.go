@@ -41,7 +41,7 @@ type RouteExtras struct {
 }
 
 // NewRouter builds the Gin engine.
-func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, health ports.Health,
+func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, review ReviewRoutes, health ports.Health,
 	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, access AccessLogger,
 	extras RouteExtras) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
@@ -53,9 +53,17 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 	}
 	return httpapi.NewRouter(httpConfig(cfg), httpapi.Deps{
 		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger,
-		Events: hub, Metrics: m,
+		Events: hub, Metrics: m, Reviews: review.Reviews, Pool: review.Pool, TaskCounts: review.TaskCounts,
 		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
+}
+
+// ReviewRoutes are the use cases behind §15's routes and the task list's totals.
+type ReviewRoutes struct {
+	fx.In
+	Reviews    *application.Reviews
+	Pool       *application.Pool
+	TaskCounts *application.TaskCounts
 }
 
 // httpConfig is the HTTP layer's share of the configuration.

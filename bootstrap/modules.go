@@ -108,6 +108,9 @@ var StorageModule = fx.Module("storage",
 		NewStore,
 		func(s *sqlstore.Store) ports.TaskStore { return s },
 		func(s *sqlstore.Store) ports.TaskRetention { return s },
+		func(s *sqlstore.Store) ports.ContentReview { return s },
+		func(s *sqlstore.Store) ports.PublishPool { return s },
+		func(s *sqlstore.Store) ports.TaskCounter { return s },
 		fx.Annotate(storeCheck, fx.ResultTags(`group:"readiness"`)),
 	),
 	fx.Invoke(func(*sqlstore.Store) {}),
@@ -173,6 +176,11 @@ var CoreModule = fx.Module("core",
 		application.NewCallbacks,
 		application.NewRuns,
 		func(r *application.Runs) ports.RunObserver { return r },
+		application.NewReviews,
+		func(deps application.Deps, pool ports.PublishPool) *application.Pool {
+			return application.NewPool(deps, pool, application.PoolConfig{})
+		},
+		application.NewTaskCounts,
 	),
 )
 
@@ -350,6 +358,8 @@ var WorkerModule = fx.Module("worker",
 		AsBackgroundLoop[*application.Dispatcher]("dispatcher"),
 		AsBackgroundLoop[*application.Reconciler]("reconciler"),
 		AsBackgroundLoop[*application.Retention]("retention"),
+		// Returns the entries of publishers that went away to the pool.
+		AsBackgroundLoop[*application.Pool]("pool leases"),
 	),
 	fx.Invoke(runBackground),
 )

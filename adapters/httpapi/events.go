@@ -33,11 +33,19 @@ type eventStreams struct {
 	writeTimeout time.Duration // per frame
 }
 
+// The SSE routes; withCompression leaves them alone.
+const (
+	taskEventsRoute = "/api/v1/content/tasks/:task_id/events"
+	allEventsRoute  = "/api/v1/content/events"
+)
+
+var eventStreamRoutes = map[string]bool{taskEventsRoute: true, allEventsRoute: true}
+
 func registerEventRoutes(r gin.IRouter, cfg Config, d Deps) {
 	h := &eventStreams{tasks: d.Tasks, events: d.Events, heartbeat: cfg.HeartbeatInterval, writeTimeout: cfg.WriteTimeout}
 	guard := withBearerOrQueryToken(cfg.APITokens)
-	r.GET("/api/v1/content/tasks/:task_id/events", guard, h.task)
-	r.GET("/api/v1/content/events", guard, h.all)
+	r.GET(taskEventsRoute, guard, h.task)
+	r.GET(allEventsRoute, guard, h.all)
 }
 
 // task streams one task's changes; an unknown or malformed id is a 404.

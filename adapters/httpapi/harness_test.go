@@ -103,6 +103,9 @@ type harness struct {
 	creator    *recordingCreator
 	tasks      *application.Tasks
 	schedules  *application.Schedules
+	reviews    *application.Reviews
+	pool       *application.Pool
+	counts     *application.TaskCounts
 	dispatcher *application.Dispatcher
 	router     *gin.Engine
 	events     *events.Local
@@ -132,8 +135,12 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	wakeup := application.NewWakeup()
 	tasks := application.NewTasks(deps, creator, wakeup)
 	schedules := application.NewSchedules(deps, store, cronspec.NewParser(), wakeup)
+	reviews := application.NewReviews(deps, store)
+	pool := application.NewPool(deps, store, application.PoolConfig{Backoff: domain.Backoff{Base: time.Minute, Max: time.Hour}})
+	counts := application.NewTaskCounts(store)
 	router := httpapi.NewRouter(o.api, httpapi.Deps{
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
+		Reviews: reviews, Pool: pool, TaskCounts: counts,
 		Extra: []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
 	})
 	dispatcher := application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
@@ -141,7 +148,7 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 		Callbacks: !o.noCallback, Tokens: o.verifier.Tokens,
 	})
 	return &harness{t: t, store: store, clock: clock, creator: creator, tasks: tasks, schedules: schedules,
-		dispatcher: dispatcher, router: router, events: hub}
+		reviews: reviews, pool: pool, counts: counts, dispatcher: dispatcher, router: router, events: hub}
 }
 
 // do sends one request through the router.
@@ -200,6 +207,27 @@ func (h *harness) dispatch(id string) submitted {
 	require.NoError(h.t, err)
 	require.True(h.t, strings.HasSuffix(u.Path, "/"+id), "last submission is for %s, not %s", u.Path, id)
 	return submitted{id: id, callback: u.RequestURI(), ref: req.ExternalRef, token: u.Query().Get("token")}
+}
+
+// submitted runs the dispatcher and returns id's submission, whatever else
+// was due.
+func (h *harness) submitted(id string) submitted {
+	h.t.Helper()
+	_, err := h.dispatcher.DispatchDue(context.Background())
+	require.NoError(h.t, err)
+	h.dispatcher.Wait()
+	h.creator.mu.Lock()
+	defer h.creator.mu.Unlock()
+	for i := len(h.creator.submits) - 1; i >= 0; i-- {
+		req := h.creator.submits[i]
+		u, err := url.Parse(req.CallbackURL)
+		require.NoError(h.t, err)
+		if strings.HasSuffix(u.Path, "/"+id) {
+			return submitted{id: id, callback: u.RequestURI(), ref: req.ExternalRef, token: u.Query().Get("token")}
+		}
+	}
+	h.t.Fatalf("%s was not submitted", id)
+	return submitted{}
 }
 
 func (h *harness) task(id string) *domain.Task {

@@ -550,6 +550,94 @@ func TestOpenAPIAnswersFitTheDocument(t *testing.T) {
 		c.expect(http.StatusUnauthorized, http.MethodGet, "/api/v1/publish-pool", nil, noBearer)
 	})
 
+	t.Run("review and pool", func(t *testing.T) {
+		c := &specClient{t: t, v: v, handler: h.router}
+		awaiting := func(topic string) string {
+			t.Helper()
+			id := c.expect(http.StatusAccepted, http.MethodPost, tasks,
+				[]byte(`{"account_id":11,"topic":"`+topic+`","auto_approve":false,"priority":6}`), nil)["task_id"].(string)
+			s := h.submitted(id) // other tasks are due too: find this one's submission
+			c.expect(http.StatusOK, http.MethodPost, s.callback, completedBody(s.ref, "# "+topic+"\n\n正文。"), nil)
+			return c.expect(http.StatusOK, http.MethodGet, tasks+"/"+id, nil, nil)["content_id"].(string)
+		}
+		toApprove, toReject := awaiting("待审核文章"), awaiting("将被拒绝")
+		const contents = "/api/v1/contents"
+		queue := c.expect(http.StatusOK, http.MethodGet, contents+"?review_status=pending_review&account_id=11&limit=1", nil, nil)
+		require.Len(t, queue["items"], 1)
+		c.expect(http.StatusOK, http.MethodGet, contents+"?cursor="+url.QueryEscape(queue["next_cursor"].(string)), nil, nil)
+		for _, query := range []string{"?review_status=maybe", "?limit=0", "?limit=201", "?account_id=-1", "?task_id=bad%20id", "?cursor=x"} {
+			requireErrorCode(t, c.expect(http.StatusUnprocessableEntity, http.MethodGet, contents+query, nil, nil), "validation_error")
+		}
+
+		approved := c.expect(http.StatusOK, http.MethodPost, contents+"/"+toApprove+"/approve",
+			[]byte(`{"reviewer":"王编辑","note":"可以","priority":9}`), nil)
+		require.Equal(t, "approved", approved["review_status"])
+		require.NotNil(t, approved["pool_entry_id"])
+		again := c.expect(http.StatusOK, http.MethodPost, contents+"/"+toApprove+"/approve", nil, nil)
+		require.Equal(t, approved["pool_entry_id"], again["pool_entry_id"], "a repeated approval is a no-op")
+		requireErrorCode(t, c.expect(http.StatusConflict, http.MethodPost, contents+"/"+toApprove+"/reject",
+			[]byte(`{"reason":"晚了"}`), nil), "review_conflict")
+		for _, body := range []string{`{}`, `{"reason":""}`, `{"reason":"` + strings.Repeat("长", 1001) + `"}`, `{"reason":5}`} {
+			answer := c.expect(http.StatusUnprocessableEntity, http.MethodPost, contents+"/"+toReject+"/reject", []byte(body), nil)
+			require.Equal(t, "reason", answer["error"].(map[string]any)["field"])
+		}
+		rejected := c.expect(http.StatusOK, http.MethodPost, contents+"/"+toReject+"/reject", []byte(`{"reason":"事实有误"}`), nil)
+		require.Equal(t, "事实有误", rejected["review_note"])
+		requireErrorCode(t, c.expect(http.StatusConflict, http.MethodPost, contents+"/"+toReject+"/approve", nil, nil), "review_conflict")
+		c.expect(http.StatusUnprocessableEntity, http.MethodPost, contents+"/"+toReject+"/approve", []byte(`{"scheduled_at":"tomorrow"}`), nil)
+		c.expect(http.StatusNotFound, http.MethodPost, contents+"/content-unknown/approve", nil, nil)
+		c.expect(http.StatusBadRequest, http.MethodPost, contents+"/"+toReject+"/reject", []byte(`{"reason":`), nil)
+		c.expect(http.StatusUnauthorized, http.MethodPost, contents+"/"+toReject+"/reject", nil, noBearer)
+
+		const pool = "/api/v1/publish-pool"
+		listed := c.expect(http.StatusOK, http.MethodGet, pool+"?account_id=11", nil, nil)
+		require.Equal(t, 1.0, listed["counts"].(map[string]any)["pending"])
+		for _, body := range []string{`{"limit":0}`, `{"limit":51}`, `{"lease":"9s"}`, `{"lease":"2h"}`, `{"lease":"soon"}`, `{"account_id":0}`} {
+			requireErrorCode(t, c.expect(http.StatusUnprocessableEntity, http.MethodPost, pool+"/claim", []byte(body), nil), "validation_error")
+		}
+		claimed := c.expect(http.StatusOK, http.MethodPost, pool+"/claim", []byte(`{"limit":5,"lease":"1m","account_id":11}`), nil)
+		items := claimed["items"].([]any)
+		require.Len(t, items, 1)
+		entry := items[0].(map[string]any)
+		entryID, token := entry["id"].(string), entry["claim_token"].(string)
+		require.Equal(t, approved["pool_entry_id"], entryID)
+		require.Empty(t, c.expect(http.StatusOK, http.MethodPost, pool+"/claim", []byte(`{"account_id":11}`), nil)["items"], "nothing else is due")
+		c.expect(http.StatusOK, http.MethodGet, pool+"/"+entryID, nil, nil)
+		c.expect(http.StatusNotFound, http.MethodGet, pool+"/pool-unknown", nil, nil)
+
+		requireErrorCode(t, c.expect(http.StatusConflict, http.MethodPost, pool+"/"+entryID+"/published",
+			[]byte(`{"claim_token":"wrong.`+entryID+`"}`), nil), "claim_token_invalid")
+		answer := c.expect(http.StatusUnprocessableEntity, http.MethodPost, pool+"/"+entryID+"/failed", []byte(`{"claim_token":"`+token+`"}`), nil)
+		require.Equal(t, "error", answer["error"].(map[string]any)["field"])
+		failed := c.expect(http.StatusOK, http.MethodPost, pool+"/"+entryID+"/failed",
+			[]byte(`{"claim_token":"`+token+`","error":"平台超时"}`), nil)
+		require.Equal(t, "pending", failed["status"])
+		require.Equal(t, 1.0, failed["retry_count"])
+		requireErrorCode(t, c.expect(http.StatusConflict, http.MethodPost, pool+"/"+entryID+"/published",
+			[]byte(`{"claim_token":"`+token+`"}`), nil), "pool_conflict")
+
+		h.clock.Advance(2 * time.Minute) // past the backoff
+		token = c.expect(http.StatusOK, http.MethodPost, pool+"/claim", []byte(`{"lease":30,"account_id":11}`), nil)["items"].([]any)[0].(map[string]any)["claim_token"].(string)
+		h.clock.Advance(31 * time.Second)
+		requireErrorCode(t, c.expect(http.StatusConflict, http.MethodPost, pool+"/"+entryID+"/published",
+			[]byte(`{"claim_token":"`+token+`"}`), nil), "lease_expired")
+		require.Empty(t, c.expect(http.StatusOK, http.MethodPost, pool+"/claim", []byte(`{"lease":"10m","account_id":11}`), nil)["items"],
+			"still claimed until the lease sweep")
+		released, err := h.store.ReleaseExpiredLeases(t.Context(), h.clock.Now())
+		require.NoError(t, err)
+		require.Equal(t, 1, released)
+		claimedAgain := c.expect(http.StatusOK, http.MethodPost, pool+"/claim", []byte(`{"account_id":11}`), nil)["items"].([]any)
+		require.Len(t, claimedAgain, 1, "the expired lease returned the entry to the pool")
+		token = claimedAgain[0].(map[string]any)["claim_token"].(string)
+		published := c.expect(http.StatusOK, http.MethodPost, pool+"/"+entryID+"/published",
+			[]byte(`{"claim_token":"`+token+`","url":"https://mp.example/s/1","platform_id":"wx-1"}`), nil)
+		require.Equal(t, "published", published["status"])
+		c.expect(http.StatusOK, http.MethodGet, pool+"?status=published", nil, nil)
+		c.expect(http.StatusUnprocessableEntity, http.MethodPost, pool+"/"+entryID+"/published", []byte(`{}`), nil)
+		c.expect(http.StatusNotFound, http.MethodPost, pool+"/pool-unknown/failed", []byte(`{"claim_token":"a.b","error":"x"}`), nil)
+		c.expect(http.StatusUnauthorized, http.MethodPost, pool+"/claim", nil, noBearer)
+	})
+
 	t.Run("failure, cancel and retry", func(t *testing.T) {
 		c := &specClient{t: t, v: v, handler: h.router}
 		requireErrorCode(t, c.expect(http.StatusUnprocessableEntity, http.MethodPost, second.callback,
@@ -726,6 +814,7 @@ func fullRouter(h *harness) *gin.Engine {
 	dashboard := func(r gin.IRouter, api gin.IRouter) { webui.Register(r, api, h.tasks) }
 	return httpapi.NewRouter(httpapi.Config{APITokens: []string{specToken}}, httpapi.Deps{
 		Tasks: h.tasks, Health: h.store, Clock: h.clock, Log: zap.NewNop(), Events: h.events,
+		Reviews: h.reviews, Pool: h.pool, TaskCounts: h.counts,
 		Extra: []func(r gin.IRouter, api gin.IRouter){dashboard, httpapi.ScheduleRoutes(h.schedules)},
 	})
 }

@@ -42,9 +42,14 @@ type Config struct {
 type Deps struct {
 	Tasks     *application.Tasks
 	Callbacks *application.Callbacks
-	Health    ports.Health
-	Clock     ports.Clock
-	Log       *zap.Logger
+	// Reviews, Pool and TaskCounts serve §15's routes and the task list's
+	// totals; each is optional (nil: its routes are not registered).
+	Reviews    *application.Reviews
+	Pool       *application.Pool
+	TaskCounts *application.TaskCounts
+	Health     ports.Health
+	Clock      ports.Clock
+	Log        *zap.Logger
 	// AccessLog writes the one line per request; it must not be sampled.
 	// nil means Log.
 	AccessLog *zap.Logger
@@ -66,7 +71,8 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	if access == nil {
 		access = d.Log
 	}
-	r.Use(withRequestID(), withAccessLog(access), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout))
+	r.Use(withRequestID(), withAccessLog(access), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout),
+		withCompression(eventStreamRoutes))
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, http.StatusNotFound, errorBody{Code: "not_found", Message: "no such route"})
 	})
@@ -111,7 +117,7 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	}
 
 	api := r.Group("/api/v1", withBearerTokens(cfg.APITokens))
-	th := &taskHandlers{tasks: d.Tasks}
+	th := &taskHandlers{tasks: d.Tasks, counts: d.TaskCounts}
 	api.POST("/content/tasks", th.create)
 	api.POST("/content/generate/async", th.create)
 	api.GET("/content/tasks", th.list)
@@ -120,7 +126,12 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	api.POST("/content/tasks/:task_id/retry", th.retry)
 	api.GET("/content/tasks/:task_id/deliveries", th.deliveries)
 	api.GET("/contents/:content_id", th.content)
-	api.GET("/publish-pool", th.pool)
+	if d.Reviews != nil {
+		registerContentRoutes(api, d.Reviews)
+	}
+	if d.Pool != nil {
+		registerPoolRoutes(api, d.Pool)
+	}
 	if d.Events != nil {
 		registerEventRoutes(r, cfg, d)
 	}

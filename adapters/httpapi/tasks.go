@@ -19,7 +19,8 @@ import (
 const maxCreateBody = 1 << 20
 
 type taskHandlers struct {
-	tasks *application.Tasks
+	tasks  *application.Tasks
+	counts *application.TaskCounts // nil: the list has no totals
 }
 
 type createTaskRequest struct {
@@ -162,7 +163,26 @@ func (h *taskHandlers) list(c *gin.Context) {
 	for _, t := range page.Items {
 		items = append(items, taskViewOf(t))
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": stringOrNil(page.NextCursor)})
+	answer := gin.H{"items": items, "next_cursor": stringOrNil(page.NextCursor)}
+	// The first page carries the totals: how many tasks match, and how many
+	// of the account's (or all) tasks are in each status.
+	if h.counts != nil && q.Cursor == "" {
+		counts, err := h.counts.Count(c.Request.Context(), q.AccountID)
+		if err != nil {
+			abortWithError(c, err)
+			return
+		}
+		view := make(map[string]int, len(counts))
+		total := 0
+		for st, n := range counts {
+			view[string(st)] = n
+			if q.Status == "" || q.Status == st {
+				total += n
+			}
+		}
+		answer["total"], answer["counts"] = total, view
+	}
+	c.JSON(http.StatusOK, answer)
 }
 
 func (h *taskHandlers) cancel(c *gin.Context) {
@@ -213,34 +233,4 @@ func (h *taskHandlers) content(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, contentViewOf(content))
-}
-
-func (h *taskHandlers) pool(c *gin.Context) {
-	if !queryIsValid(c) {
-		return
-	}
-	status := domain.PoolStatus(c.Query("status"))
-	if status != "" && status != domain.PoolPending {
-		abortWithError(c, validation("status", "unknown publish-pool status"))
-		return
-	}
-	limit := 0
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 200 {
-			abortWithError(c, validation("limit", "must be between 1 and 200"))
-			return
-		}
-		limit = n
-	}
-	entries, err := h.tasks.Pool(c.Request.Context(), status, limit)
-	if err != nil {
-		abortWithError(c, err)
-		return
-	}
-	items := make([]poolEntryView, 0, len(entries))
-	for _, e := range entries {
-		items = append(items, poolEntryViewOf(e))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
 }

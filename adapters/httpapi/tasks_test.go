@@ -962,7 +962,11 @@ func TestContentAndPublishPool(t *testing.T) {
 			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 			got := decode(t, rec)
 			require.NotNil(t, got["created_at"])
+			require.Equal(t, got["created_at"], got["reviewed_at"], "auto-approved when it was created")
+			require.NotEmpty(t, got["pool_entry_id"])
 			delete(got, "created_at")
+			delete(got, "reviewed_at")
+			delete(got, "pool_entry_id")
 			require.Equal(t, map[string]any{
 				"content_id": urgentContent, "task_id": urgent.id, "account_id": 7.0, "attempt": 1.0,
 				"title": "标题", "summary": "标题 正文 强调 链接 text.",
@@ -970,7 +974,7 @@ func TestContentAndPublishPool(t *testing.T) {
 				"html_content": "<h1>标题</h1><p>正文</p>",
 				"images":       []any{"https://img.test/1.png", "https://img.test/2.png"},
 				"cover_image":  "https://img.test/1.png", "quality_score": 8.5, "word_count": 1234.0,
-				"review_status": "approved", "late": false,
+				"review_status": "approved", "reviewer": "auto", "review_note": nil, "late": false,
 			}, got)
 		})
 		t.Run("content awaiting review", func(t *testing.T) {

@@ -140,6 +140,10 @@ type contentView struct {
 	WordCount    int             `json:"word_count"`
 	Metrics      json.RawMessage `json:"metrics,omitempty"`
 	ReviewStatus string          `json:"review_status"`
+	ReviewedAt   *string         `json:"reviewed_at"`
+	Reviewer     *string         `json:"reviewer"`
+	ReviewNote   *string         `json:"review_note"`
+	PoolEntryID  *string         `json:"pool_entry_id"`
 	Late         bool            `json:"late"`
 	CreatedAt    *string         `json:"created_at"`
 }
@@ -149,7 +153,9 @@ func contentViewOf(c domain.Content) contentView {
 		ContentID: c.ID, TaskID: c.TaskID, AccountID: c.AccountID, Attempt: c.Attempt, Title: c.Title,
 		Summary: c.Summary, Content: c.Body, HTMLContent: c.HTMLContent, Images: c.Images,
 		CoverImage: stringOrNil(c.CoverImage), QualityScore: c.QualityScore, WordCount: c.WordCount,
-		ReviewStatus: string(c.ReviewStatus), Late: c.Late, CreatedAt: timeOrNil(c.CreatedAt),
+		ReviewStatus: string(c.ReviewStatus), ReviewedAt: timeOrNil(c.ReviewedAt), Reviewer: stringOrNil(c.Reviewer),
+		ReviewNote: stringOrNil(c.ReviewNote), PoolEntryID: stringOrNil(c.PoolEntryID),
+		Late: c.Late, CreatedAt: timeOrNil(c.CreatedAt),
 	}
 	if v.Images == nil {
 		v.Images = []string{}
@@ -161,23 +167,44 @@ func contentViewOf(c domain.Content) contentView {
 }
 
 type poolEntryView struct {
-	ID          string  `json:"id"`
-	Title       string  `json:"title"`
-	ContentID   string  `json:"content_id"`
-	TaskID      string  `json:"task_id"`
-	AccountID   int64   `json:"account_id"`
-	Priority    int     `json:"priority"`
-	Status      string  `json:"status"`
-	ScheduledAt *string `json:"scheduled_at"`
-	CreatedAt   *string `json:"created_at"`
+	ID             string  `json:"id"`
+	Title          string  `json:"title,omitempty"`
+	ContentID      string  `json:"content_id"`
+	TaskID         string  `json:"task_id"`
+	AccountID      int64   `json:"account_id"`
+	Priority       int     `json:"priority"`
+	Status         string  `json:"status"`
+	ScheduledAt    *string `json:"scheduled_at"`
+	AvailableAt    *string `json:"available_at"`
+	RetryCount     int     `json:"retry_count"`
+	MaxRetries     int     `json:"max_retries"`
+	ClaimedAt      *string `json:"claimed_at"`
+	LeaseExpiresAt *string `json:"lease_expires_at"`
+	PublishedAt    *string `json:"published_at"`
+	URL            *string `json:"url"`
+	PlatformID     *string `json:"platform_id"`
+	LastError      *string `json:"last_error"`
+	CreatedAt      *string `json:"created_at"`
+	UpdatedAt      *string `json:"updated_at"`
 }
 
 func poolEntryViewOf(item ports.PoolItem) poolEntryView {
 	p := item.Entry
 	return poolEntryView{
 		ID: p.ID, Title: item.Title, ContentID: p.ContentID, TaskID: p.TaskID, AccountID: p.AccountID, Priority: p.Priority,
-		Status: string(p.Status), ScheduledAt: timeOrNil(p.ScheduledAt), CreatedAt: timeOrNil(p.CreatedAt),
+		Status: string(p.Status), ScheduledAt: timeOrNil(p.ScheduledAt), AvailableAt: timeOrNil(p.AvailableAt),
+		RetryCount: p.RetryCount, MaxRetries: p.MaxRetries, ClaimedAt: timeOrNil(p.ClaimedAt),
+		LeaseExpiresAt: timeOrNil(p.LeaseExpiresAt), PublishedAt: timeOrNil(p.PublishedAt),
+		URL: stringOrNil(p.PublishedURL), PlatformID: stringOrNil(p.PlatformID), LastError: stringOrNil(p.LastError),
+		CreatedAt: timeOrNil(p.CreatedAt), UpdatedAt: timeOrNil(p.UpdatedAt),
 	}
+}
+
+// claimedEntryView is an entry as its claimer gets it: with the token that
+// proves the claim, shown this once.
+type claimedEntryView struct {
+	poolEntryView
+	ClaimToken string `json:"claim_token"`
 }
 
 type deliveryView struct {
