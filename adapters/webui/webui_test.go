@@ -186,16 +186,21 @@ func TestUIScriptRendersAPIDataAsTextOnly(t *testing.T) {
 		"createContextualFragment", "eval(", "new Function", "javascript:"} {
 		require.NotContains(t, js, sink)
 	}
-	// The only HTML sinks are the two article frames (preview and full
-	// page), and each takes the server-sanitised preview or nothing.
+	// The only HTML sinks are the article frames (the task page's preview,
+	// the article page, the review queue's previews), and each takes the
+	// server-sanitised preview (in a document marked with its language) or
+	// nothing.
 	sinks := regexp.MustCompile(`\.srcdoc = ([^;]*);`).FindAllStringSubmatch(js, -1)
-	require.Len(t, sinks, 3, "the preview frame, and the article page's frame (cleared, then filled)")
+	require.Len(t, sinks, 4, "the preview frame, the article page's frame (cleared, then filled), the queue's frames")
 	for _, sink := range sinks {
-		require.Contains(t, []string{"''", "articleDocument(preview.html)"}, sink[1],
+		require.Contains(t, []string{"''", "articleDocument(preview.html, lang)"}, sink[1],
 			"a frame takes the server-sanitised preview and nothing else")
 	}
-	require.Len(t, regexp.MustCompile(`\.srcdoc\b`).FindAllStringIndex(js, -1), 3, "no other srcdoc use")
-	require.Equal(t, 2, strings.Count(js, "preview.html"), "both uses are the frames' sinks")
+	require.Len(t, regexp.MustCompile(`\.srcdoc\b`).FindAllStringIndex(js, -1), 4, "no other srcdoc use")
+	require.Equal(t, 3, strings.Count(js, "preview.html"), "every use is a frame's sink")
+	// The queue's frames, made by the script, are sandboxed the same way.
+	require.Contains(t, js, "sandbox: 'allow-same-origin allow-popups allow-popups-to-escape-sandbox'")
+	require.NotRegexp(t, `sandbox: '[^']*allow-scripts`, js)
 
 	// The frames run no script: sandboxed, without allow-scripts.
 	index := staticFile(t, "index.html")

@@ -35,6 +35,29 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// Chinese text is marked as such, so that screen readers read it as
+// Chinese and the browser draws it with Chinese glyphs; the dashboard's own
+// words are English (the page's lang).
+const HAN = /[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]/;
+
+function langOf(text) {
+  return HAN.test(String(text || '')) ? 'zh-CN' : null;
+}
+
+// text is a span of content (a topic, a stage, a title) in its language.
+function text(value, attrs) {
+  const s = value === undefined || value === null ? '' : String(value);
+  return el('span', Object.assign({ lang: langOf(s) }, attrs || {}), s);
+}
+
+// setText puts content into an existing element, marking its language.
+function setText(node, value) {
+  node.textContent = value;
+  const lang = langOf(value);
+  if (lang) node.setAttribute('lang', lang);
+  else node.removeAttribute('lang');
+}
+
 function time(iso) {
   if (!iso) return '—';
   return el('time', { datetime: iso, title: iso }, new Date(iso).toLocaleString());
@@ -44,20 +67,27 @@ function statusBadge(status) {
   return el('span', { class: 'status status-' + status }, status);
 }
 
-function taskLink(id, text) {
-  return el('a', { href: '#/tasks/' + encodeURIComponent(id) }, text || id);
+// Links to ids never break inside the id.
+function taskLink(id, label) {
+  return el('a', { href: '#/tasks/' + encodeURIComponent(id), class: label ? null : 'id', lang: langOf(label) }, label || id);
 }
 
-function articleLink(id, text) {
-  return el('a', { href: '#/contents/' + encodeURIComponent(id) }, text || id);
+function articleLink(id, label) {
+  return el('a', { href: '#/contents/' + encodeURIComponent(id), lang: langOf(label) }, label || id);
 }
 
 // articleDocument wraps HTML that the server rendered and sanitised; the
 // frames that show it are sandboxed without allow-scripts and inherit the
 // page's CSP, so it stays inert all the same.
-function articleDocument(html) {
-  return '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="preview.css">' +
-    '</head><body>' + html + '</body></html>';
+// lang is the article's language ('zh-CN' for Chinese), or '' when unknown.
+function articleDocument(html, lang) {
+  return '<!doctype html><html' + (lang ? ' lang="' + lang + '"' : '') + '><head><meta charset="utf-8">' +
+    '<title>Article</title><link rel="stylesheet" href="preview.css"></head><body>' + html + '</body></html>';
+}
+
+// frameLang is the language of an article frame: its content's.
+function frameLang(content) {
+  return langOf((content.title || '') + (content.summary || '')) || '';
 }
 
 function showNotice(message) {
@@ -167,12 +197,12 @@ function filterValues(form) {
 function progressCell(progress) {
   const bar = el('progress', { max: '100', value: String(progress.percentage || 0) });
   bar.setAttribute('aria-label', 'progress ' + (progress.percentage || 0) + '%');
-  return el('td', { class: 'progress' }, bar, ' ', progress.stage || '');
+  return el('td', { class: 'progress' }, bar, ' ', text(progress.stage || ''));
 }
 
 function taskRow(task) {
   const row = el('tr', {},
-    el('td', {}, taskLink(task.task_id, task.topic || task.task_id)),
+    el('td', {}, taskLink(task.task_id, task.topic || null)),
     el('td', {}, task.account_id),
     el('td', {}, statusBadge(task.status)),
     progressCell(task.progress || {}),
@@ -192,11 +222,48 @@ function updateRow(event) {
   return true;
 }
 
+const STATUSES = ['pending', 'submitted', 'processing', 'completed', 'failed', 'timeout', 'cancelled'];
+
+// renderCounts shows a total and the count per status; each count links to
+// the list filtered by it, so failed and running tasks are one click away.
+function renderCounts(node, counts, label, hrefOf) {
+  const parts = [el('strong', {}, label)];
+  for (const [status, n] of Object.entries(counts || {})) {
+    parts.push(' · ', el('a', { href: hrefOf(status) }, statusBadge(status), ' ' + n));
+  }
+  node.replaceChildren(...parts);
+}
+
+function orderedCounts(counts, order) {
+  const out = {};
+  for (const status of order) if (counts && status in counts) out[status] = counts[status];
+  return out;
+}
+
+function renderTaskCounts(page) {
+  if (page.counts === undefined) return;
+  renderCounts(byId('list-counts'), orderedCounts(page.counts, STATUSES),
+    page.total + (page.total === 1 ? ' task' : ' tasks'), (status) => '#/?status=' + encodeURIComponent(status));
+}
+
+let countsTimer = 0;
+
+// refreshCounts re-reads the totals after live changes, at most once a second.
+function refreshCounts() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(() => {
+    const filters = filterValues(byId('filters'));
+    const query = new URLSearchParams(Object.assign({ limit: '1' }, filters));
+    api('/content/tasks?' + query).then(renderTaskCounts).catch(() => {});
+  }, 1000);
+}
+
 async function loadTasks(append) {
   const filters = filterValues(byId('filters'));
   const query = new URLSearchParams(Object.assign({ limit: String(PAGE_SIZE) }, filters));
   if (append && listCursor) query.set('cursor', listCursor);
   const page = await api('/content/tasks?' + query);
+  renderTaskCounts(page);
   const body = byId('task-rows');
   if (!append) { body.replaceChildren(); rows.clear(); }
   for (const task of page.items) body.append(taskRow(task));
@@ -208,8 +275,10 @@ async function loadTasks(append) {
 
 async function showList(gen) {
   const filters = await loadTasks(false);
+  reveal(gen, 'list');
   const params = filters.account_id ? { account_id: filters.account_id } : {};
   openStream(gen, '/content/events', params, async (event) => {
+    refreshCounts();
     if (updateRow(event) || (filters.status && filters.status !== event.status)) return;
     const task = await api('/content/tasks/' + encodeURIComponent(event.task_id));
     if (!rows.has(task.task_id)) byId('task-rows').prepend(taskRow(task));
@@ -217,7 +286,17 @@ async function showList(gen) {
   });
 }
 
-byId('filters').addEventListener('submit', (e) => { e.preventDefault(); route(); });
+// submitFilters makes a form's filters the page's address, so links and
+// reloads keep them.
+function submitFilters(form, base, always) {
+  const query = new URLSearchParams(filterValues(form));
+  for (const name of always || []) query.set(name, form.elements[name].value);
+  const target = base + (query.toString() ? '?' + query : '');
+  if (location.hash === target) route();
+  else location.hash = target;
+}
+
+byId('filters').addEventListener('submit', (e) => { e.preventDefault(); submitFilters(e.target, '#/'); });
 byId('more').addEventListener('click', () => loadTasks(true).catch((err) => showNotice(err.message)));
 
 // ---- task page ----
@@ -232,7 +311,7 @@ function field(list, name, value) {
 
 function renderTask(task) {
   currentTask = task;
-  byId('task-title').textContent = task.topic || task.task_id;
+  setText(byId('task-title'), task.topic || task.task_id);
   byId('cancel').disabled = !CANCELLABLE.includes(task.status);
   byId('retry').disabled = !RETRYABLE.includes(task.status);
   renderProgress(task.progress || {});
@@ -243,14 +322,14 @@ function renderTask(task) {
   field(fields, 'Status', statusBadge(task.status));
   field(fields, 'Account', task.account_id);
   field(fields, 'Attempt', task.attempt + ' of ' + task.max_attempts);
-  field(fields, 'Keywords', (task.keywords || []).join(', '));
-  field(fields, 'Category', task.category);
-  field(fields, 'Tone', task.tone);
-  field(fields, 'Requirements', task.requirements);
+  field(fields, 'Keywords', text((task.keywords || []).join(', ')));
+  field(fields, 'Category', text(task.category));
+  field(fields, 'Tone', text(task.tone));
+  field(fields, 'Requirements', text(task.requirements));
   field(fields, 'Priority', task.priority);
   field(fields, 'Auto approve', task.auto_approve ? 'yes' : 'no');
   field(fields, 'Late result', task.late ? 'yes' : 'no');
-  field(fields, 'Last error', task.last_error && el('span', { class: 'error' }, task.last_error.text));
+  field(fields, 'Last error', task.last_error && text(task.last_error.text, { class: 'error' }));
   field(fields, 'Content', task.content_id);
   field(fields, 'Schedule', task.schedule_id && scheduleLink(task.schedule_id));
   field(fields, 'Run', task.run_id && el('code', {}, task.run_id));
@@ -273,42 +352,69 @@ function renderTask(task) {
         ' · finished ', time(a.finished_at)),
       el('div', { class: 'muted' }, 'ref ', el('code', {}, a.external_ref || '—'),
         a.callback_url ? ' · callback ' : '', a.callback_url ? el('code', {}, a.callback_url) : ''),
-      a.error ? el('p', { class: 'error' }, a.error.text) : null));
+      a.error ? el('p', { class: 'error', lang: langOf(a.error.text) }, a.error.text) : null));
   }
   if (!attempts.children.length) attempts.append(el('li', { class: 'muted' }, 'Not submitted yet.'));
 }
 
 function renderProgress(progress) {
   byId('task-progress').value = progress.percentage || 0;
-  byId('task-stage').textContent = (progress.percentage || 0) + '% ' +
-    [progress.stage, progress.message].filter(Boolean).join(' — ');
+  byId('task-stage').replaceChildren((progress.percentage || 0) + '% ',
+    text([progress.stage, progress.message].filter(Boolean).join(' — ')));
 }
 
 function renderDeliveries(items) {
   byId('deliveries').replaceChildren(...items.map((d) => el('tr', {},
     el('td', {}, d.attempt), el('td', {}, d.event), el('td', { class: 'nowrap' }, d.scheme || '—'),
     el('td', {}, el('span', { class: 'outcome outcome-' + d.outcome }, d.outcome)),
-    el('td', {}, d.reason || ''), el('td', {}, d.http_status || ''),
+    el('td', {}, text(d.reason || '')), el('td', {}, d.http_status || ''),
     el('td', {}, el('code', {}, d.delivery_id || '—')), el('td', {}, time(d.received_at)))));
   byId('deliveries-empty').hidden = items.length > 0;
 }
 
 let previewedContent = null;
 
+// reviewState is a content's review, as a line of the page: its status, who
+// moved it when, its pool entry, and where to act on it.
+function reviewState(content, entry) {
+  const parts = [el('strong', {}, 'Review: '), el('span', { class: 'review review-' + content.review_status },
+    content.review_status.replace('_', ' '))];
+  if (content.reviewer) parts.push(' by ', text(content.reviewer));
+  if (content.reviewed_at) parts.push(' · ', time(content.reviewed_at));
+  if (content.review_note) parts.push(' · ', text('“' + content.review_note + '”'));
+  if (content.review_status === 'pending_review') {
+    parts.push(' · ', el('a', { href: '#/review' }, 'approve or reject it in the review queue'));
+  }
+  if (entry) {
+    parts.push(' · publish pool: ', statusBadge(entry.status));
+    if (entry.url) parts.push(' ', el('a', { href: entry.url, rel: 'noreferrer', target: '_blank' }, 'published article'));
+  }
+  return parts;
+}
+
+async function loadReview(content) {
+  const entry = content.pool_entry_id
+    ? await api('/publish-pool/' + encodeURIComponent(content.pool_entry_id)).catch(() => null) : null;
+  return reviewState(content, entry);
+}
+
 async function renderContent(contentId) {
   const frame = byId('preview');
   byId('content-open').hidden = !contentId;
+  byId('task-review').hidden = !contentId;
   if (!contentId) { byId('content-meta').textContent = 'No content yet.'; frame.hidden = true; return; }
   byId('content-link').href = '#/contents/' + encodeURIComponent(contentId);
-  if (previewedContent === contentId) return;
   const [content, preview] = await Promise.all([
     api('/contents/' + encodeURIComponent(contentId)),
-    api('/contents/' + encodeURIComponent(contentId) + '/preview'),
+    previewedContent === contentId ? null : api('/contents/' + encodeURIComponent(contentId) + '/preview'),
   ]);
-  byId('content-meta').replaceChildren(el('strong', {}, content.title || 'Untitled'),
-    ' · ' + content.word_count + ' words · review ' + content.review_status +
+  byId('task-review').replaceChildren(...await loadReview(content));
+  byId('content-meta').replaceChildren(el('strong', { lang: langOf(content.title) }, content.title || 'Untitled'),
+    ' · ' + content.word_count + ' words' +
     (content.quality_score != null ? ' · quality ' + content.quality_score : '') + (content.late ? ' · late' : ''));
-  frame.srcdoc = articleDocument(preview.html);
+  if (!preview) return;
+  const lang = frameLang(content);
+  frame.srcdoc = articleDocument(preview.html, lang);
   frame.hidden = false;
   previewedContent = contentId;
 }
@@ -336,6 +442,7 @@ async function showTask(gen, id) {
   previewedContent = null;
   byId('preview').hidden = true;
   await loadTask(id);
+  reveal(gen, 'task');
   openStream(gen, '/content/tasks/' + encodeURIComponent(id) + '/events', {}, (event) => {
     renderProgress(event.progress || {});
     // The event carries a summary; re-read the task for attempts, errors and deliveries.
@@ -360,35 +467,142 @@ byId('retry').addEventListener('click', () => taskAction('retry'));
 
 // ---- publish pool ----
 
-async function showPool() {
+const POOL_STATUSES = ['pending', 'claimed', 'published', 'failed'];
+
+// claimState says who may publish an entry now: its lease, its retries, its
+// last error.
+function claimState(p) {
+  if (p.status === 'claimed') return el('span', {}, 'leased until ', time(p.lease_expires_at));
+  if (p.status === 'published') return el('span', {}, 'published ', time(p.published_at),
+    p.url ? ' · ' : '', p.url ? el('a', { href: p.url, rel: 'noreferrer', target: '_blank' }, 'link') : '');
+  if (p.status === 'pending' && p.available_at && p.available_at !== p.scheduled_at) {
+    return el('span', {}, 'claimable from ', time(p.available_at));
+  }
+  return el('span', { class: 'muted' }, p.status === 'failed' ? 'given up' : 'waiting for a publisher');
+}
+
+async function showPool(gen) {
   const query = new URLSearchParams(filterValues(byId('pool-filters')));
   const page = await api('/publish-pool' + (query.toString() ? '?' + query : ''));
+  renderCounts(byId('pool-counts'), orderedCounts(page.counts, POOL_STATUSES),
+    page.total + (page.total === 1 ? ' entry' : ' entries'), (status) => '#/pool?status=' + encodeURIComponent(status));
   byId('pool-rows').replaceChildren(...page.items.map((p) => el('tr', {},
     el('td', {}, articleLink(p.content_id, p.title || 'Untitled')), el('td', {}, p.account_id),
-    el('td', {}, taskLink(p.task_id)), el('td', {}, p.priority), el('td', {}, statusBadge(p.status)),
-    el('td', {}, time(p.scheduled_at)), el('td', {}, time(p.created_at)))));
+    el('td', { class: 'nowrap' }, taskLink(p.task_id)), el('td', {}, p.priority), el('td', {}, statusBadge(p.status)),
+    el('td', {}, claimState(p)), el('td', {}, time(p.scheduled_at)),
+    el('td', {}, p.retry_count + ' / ' + p.max_retries,
+      p.last_error ? el('div', { class: 'error', lang: langOf(p.last_error) }, p.last_error) : null))));
   byId('pool-empty').hidden = page.items.length > 0;
+  reveal(gen, 'pool');
 }
 
 // ---- article page ----
 
-async function showContent(id) {
+async function showContent(gen, id) {
   const frame = byId('article');
   frame.srcdoc = '';
-  byId('content-title').textContent = '';
-  byId('content-info').replaceChildren();
   const [content, preview] = await Promise.all([
     api('/contents/' + encodeURIComponent(id)),
     api('/contents/' + encodeURIComponent(id) + '/preview'),
   ]);
-  byId('content-title').textContent = content.title || 'Untitled';
+  setText(byId('content-title'), content.title || 'Untitled');
+  byId('content-review').replaceChildren(...await loadReview(content));
   byId('content-info').replaceChildren('Account ' + content.account_id + ' · task ', taskLink(content.task_id),
-    ' · ' + content.word_count + ' words · review ' + content.review_status +
+    ' · ' + content.word_count + ' words' +
     (content.quality_score != null ? ' · quality ' + content.quality_score : '') + ' · ', time(content.created_at));
-  frame.srcdoc = articleDocument(preview.html);
+  const lang = frameLang(content);
+  frame.srcdoc = articleDocument(preview.html, lang);
+  reveal(gen, 'content');
 }
 
-byId('pool-filters').addEventListener('submit', (e) => { e.preventDefault(); route(); });
+// ---- review queue ----
+
+let reviewCursor = null;
+
+// reviewItem is one content of the queue: what it is, its preview on
+// demand (a sandboxed frame like the others), and the moves.
+function reviewItem(content) {
+  const id = content.content_id;
+  const frame = el('iframe', { title: 'Preview of ' + (content.title || id),
+    sandbox: 'allow-same-origin allow-popups allow-popups-to-escape-sandbox', class: 'queue-frame' });
+  frame.addEventListener('load', fitFrame);
+  const details = el('details', {}, el('summary', {}, 'Preview'), frame);
+  details.addEventListener('toggle', async () => {
+    if (!details.open || frame.dataset.loaded) return;
+    frame.dataset.loaded = '1';
+    try {
+      const preview = await api('/contents/' + encodeURIComponent(id) + '/preview');
+      const lang = frameLang(content);
+      frame.srcdoc = articleDocument(preview.html, lang);
+    } catch (err) {
+      showNotice('Could not load the preview: ' + err.message);
+    }
+  });
+  const state = el('p', { class: 'review-state' }, ...reviewState(content, null));
+  const item = el('li', { class: 'queue-item', 'data-content': id },
+    el('h2', {}, articleLink(id, content.title || 'Untitled')),
+    el('p', { class: 'muted' }, 'Account ' + content.account_id + ' · task ', taskLink(content.task_id),
+      ' · ' + content.word_count + ' words · ', time(content.created_at)),
+    el('p', { lang: langOf(content.summary) }, content.summary || ''),
+    state, details);
+  if (content.review_status === 'pending_review') item.append(reviewActions(content, item, state));
+  return item;
+}
+
+function reviewActions(content, item, state) {
+  const id = content.content_id;
+  const reason = el('textarea', { name: 'reason', rows: '2', maxlength: '1000', required: '' });
+  const form = el('form', { class: 'review-actions' },
+    el('button', { type: 'button', 'data-action': 'approve' }, 'Approve'),
+    el('label', {}, 'Reason for rejecting ', reason),
+    el('button', { type: 'submit', 'data-action': 'reject' }, 'Reject'));
+  const move = async (action, body) => {
+    showNotice('');
+    try {
+      const moved = await post('/contents/' + encodeURIComponent(id) + '/' + action, body);
+      state.replaceChildren(...reviewState(moved, null));
+      form.remove();
+      item.classList.add('reviewed');
+    } catch (err) {
+      showNotice(action + ' failed: ' + err.message);
+    }
+  };
+  form.querySelector('[data-action=approve]').addEventListener('click', () => move('approve', {}));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    move('reject', { reason: reason.value });
+  });
+  return form;
+}
+
+async function loadReviewQueue(append) {
+  const filters = filterValues(byId('review-filters'));
+  const statusSelect = byId('review-filters').elements.review_status;
+  const query = new URLSearchParams(Object.assign({ limit: '20' }, filters));
+  if (!statusSelect.value) query.delete('review_status');
+  else query.set('review_status', statusSelect.value);
+  if (append && reviewCursor) query.set('cursor', reviewCursor);
+  const page = await api('/contents?' + query);
+  const list = byId('review-items');
+  if (!append) list.replaceChildren();
+  for (const content of page.items) list.append(reviewItem(content));
+  reviewCursor = page.next_cursor;
+  byId('review-more').hidden = !reviewCursor;
+  byId('review-empty').hidden = list.children.length > 0;
+}
+
+async function showReview(gen) {
+  await loadReviewQueue(false);
+  reveal(gen, 'review');
+}
+
+byId('review-filters').addEventListener('submit', (e) => {
+  e.preventDefault();
+  submitFilters(e.target, '#/review', ['review_status']);
+});
+byId('review-more').addEventListener('click', () => loadReviewQueue(true).catch((err) => showNotice(err.message)));
+
+byId('pool-filters').addEventListener('submit', (e) => { e.preventDefault(); submitFilters(e.target, '#/pool'); });
 
 // ---- schedules ----
 
@@ -538,29 +752,51 @@ byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); })
 
 // ---- routing ----
 
-const views = ['list', 'task', 'pool', 'new', 'content', 'schedules', 'schedule'];
+const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule'];
+
+// reveal shows a view once its data is on it: a page never shows an empty
+// skeleton that fills in and shifts, nor a stale view's data.
+function reveal(gen, view) {
+  if (gen !== routeGen) return;
+  for (const name of views) byId('view-' + name).hidden = name !== view;
+}
+
+// applyQuery puts a link's filters (#/?status=failed) into a view's form.
+function applyQuery(form, query) {
+  if (!form || !query) return;
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (form.elements[key]) form.elements[key].value = value;
+  }
+}
 
 async function route() {
   const gen = ++routeGen;
   closeStream();
   clearTimeout(refreshTimer);
   showNotice('');
-  const hash = location.hash.replace(/^#/, '') || '/';
-  const task = hash.match(/^\/tasks\/([^/]+)$/);
-  const content = hash.match(/^\/contents\/([^/]+)$/);
-  const schedule = hash.match(/^\/schedules\/([^/]+)$/);
-  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule'
-    : { '/pool': 'pool', '/new': 'new', '/schedules': 'schedules' }[hash] || 'list';
-  for (const name of views) byId('view-' + name).hidden = name !== view;
+  const [path, query] = (location.hash.replace(/^#/, '') || '/').split('?');
+  const task = path.match(/^\/tasks\/([^/]+)$/);
+  const content = path.match(/^\/contents\/([^/]+)$/);
+  const schedule = path.match(/^\/schedules\/([^/]+)$/);
+  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule' :
+    { '/pool': 'pool', '/new': 'new', '/review': 'review', '/schedules': 'schedules' }[path] || 'list';
+  // Until the view's data is loaded nothing is shown, and on failure only
+  // the message.
+  for (const name of views) byId('view-' + name).hidden = true;
+  applyQuery({ list: byId('filters'), pool: byId('pool-filters'), review: byId('review-filters') }[view], query);
   try {
     if (view === 'list') await showList(gen);
     else if (view === 'task') await showTask(gen, decodeURIComponent(task[1]));
-    else if (view === 'pool') await showPool();
-    else if (view === 'content') await showContent(decodeURIComponent(content[1]));
-    else if (view === 'schedules') await showSchedules();
-    else if (view === 'schedule') await showSchedule(decodeURIComponent(schedule[1]));
+    else if (view === 'review') await showReview(gen);
+    else if (view === 'pool') await showPool(gen);
+    else if (view === 'content') await showContent(gen, decodeURIComponent(content[1]));
+    else if (view === 'schedules') { await showSchedules(); reveal(gen, view); }
+    else if (view === 'schedule') { await showSchedule(decodeURIComponent(schedule[1])); reveal(gen, view); }
+    else reveal(gen, view);
   } catch (err) {
-    showNotice(err.status === 404 ? 'Not found.' : err.message);
+    if (gen !== routeGen) return;
+    const what = { task: 'task', content: 'article' }[view];
+    showNotice(err.status === 404 ? 'Not found: no ' + (what || 'page') + ' with this id.' : err.message);
   }
 }
 
