@@ -2,6 +2,9 @@
 GO      ?= go
 BIN     ?= bin
 FUZZTIME ?= 3s
+# axe-core for the dashboard's browser test (.ci/run installs it there).
+CONTENTHUB_AXE_CORE ?= $(wildcard $(HOME)/.cache/contenthub/axe/node_modules/axe-core/axe.min.js)
+export CONTENTHUB_AXE_CORE
 
 # Fuzz targets run by `make test` for FUZZTIME each: package:target.
 FUZZ_TARGETS := \

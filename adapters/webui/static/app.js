@@ -752,7 +752,7 @@ byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); })
 
 // ---- routing ----
 
-const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule'];
+const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule', 'missing'];
 
 // reveal shows a view once its data is on it: a page never shows an empty
 // skeleton that fills in and shifts, nor a stale view's data.
@@ -795,8 +795,11 @@ async function route() {
     else reveal(gen, view);
   } catch (err) {
     if (gen !== routeGen) return;
-    const what = { task: 'task', content: 'article' }[view];
-    showNotice(err.status === 404 ? 'Not found: no ' + (what || 'page') + ' with this id.' : err.message);
+    if (err.status !== 404) { showNotice(err.message); return; }
+    // An unknown id: the message, and nothing of the page it is not.
+    const what = { task: 'task', content: 'article' }[view] || 'page';
+    byId('missing-text').textContent = 'There is no ' + what + ' with this id.';
+    reveal(gen, 'missing');
   }
 }
 
