@@ -170,8 +170,6 @@ var contentColumns = []string{
 	"reviewed_at", "reviewer", "review_note",
 }
 
-var contentSelect = strings.Join(contentColumns, ", ")
-
 func contentRowOf(c domain.Content) contentRow {
 	r := contentRow{
 		ID: c.ID, TaskID: c.TaskID, AccountID: c.AccountID, Attempt: c.Attempt, Title: c.Title,
