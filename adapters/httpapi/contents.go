@@ -41,7 +41,7 @@ func decodeMove(c *gin.Context, req any) bool {
 	if len(body) == 0 {
 		return true
 	}
-	if err := application.CheckJSONObject(body); err != nil {
+	if err := checkJSONObject(body); err != nil {
 		abortWithError(c, err)
 		return false
 	}
