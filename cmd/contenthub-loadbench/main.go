@@ -60,6 +60,9 @@ type options struct {
 	latencyN    int
 	keep        bool
 	env         []string
+	poolEntries int // 0: no pool measurement
+	poolClaims  int
+	onlyPool    bool
 }
 
 func parseOptions(args []string) (options, error) {
@@ -76,6 +79,9 @@ func parseOptions(args []string) (options, error) {
 	counts := fs.String("n", "1=300,8=800,64=1200", "concurrency=callbacks per run, in order")
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; tables show medians")
 	fs.IntVar(&o.latencyN, "latency", 100, "callbacks per round sent by one sender for the notification latency")
+	fs.IntVar(&o.poolEntries, "pool-entries", 100000, "pending publish-pool entries the claim measurement starts from (0: skip it)")
+	fs.IntVar(&o.poolClaims, "pool-claims", 300, "claims of 10 entries measured per store")
+	fs.BoolVar(&o.onlyPool, "only-pool", false, "measure the publish-pool claim only")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (service logs) and schemas")
 	fs.Func("env", "KEY=VALUE added to the service's environment (repeatable), e.g. LOG_LEVEL=warn", func(kv string) error {
 		if !strings.Contains(kv, "=") {
@@ -127,15 +133,26 @@ func run(args []string, out io.Writer) error {
 
 	fmt.Fprintf(out, "# contenthub-loadbench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(out, "%s\n\n", machine(ctx, o.postgresURL))
-	fmt.Fprintf(out, "Article: %s (%d bytes, sent twice per body as the real sender does); rounds: %d; callbacks per run: %s.\n\n",
-		o.article, len(raw), o.rounds, countsText(o))
-	fmt.Fprintf(out, "On PostgreSQL, once a round's tasks are submitted, every table is vacuumed and analysed and a checkpoint taken before the measurements (as pgbench does).\n\n")
+	if !o.onlyPool {
+		fmt.Fprintf(out, "Article: %s (%d bytes, sent twice per body as the real sender does); rounds: %d; callbacks per run: %s.\n\n",
+			o.article, len(raw), o.rounds, countsText(o))
+		fmt.Fprintf(out, "On PostgreSQL, once a round's tasks are submitted, every table is vacuumed and analysed and a checkpoint taken before the measurements (as pgbench does).\n\n")
+	}
 	for _, store := range o.stores {
+		if o.onlyPool {
+			break
+		}
 		res, err := runStore(ctx, o, store, string(raw), self)
 		if err != nil {
 			return fmt.Errorf("%s: %w", store, err)
 		}
 		res.print(out, o)
+	}
+	if o.poolEntries > 0 {
+		if o.poolClaims < 1 || o.poolClaims*10 > o.poolEntries {
+			return errors.New("-pool-claims must be at least 1, and claim at most -pool-entries entries in all")
+		}
+		return runPools(ctx, o, out)
 	}
 	return nil
 }
