@@ -343,17 +343,19 @@ func (e *WebhookEndpoint) Snapshot() WebhookEndpointSnapshot {
 	}
 }
 
-func (e *WebhookEndpoint) ID() string                    { return e.id }
-func (e *WebhookEndpoint) URL() string                   { return e.url }
-func (e *WebhookEndpoint) Events() []NotifyEvent         { return append([]NotifyEvent(nil), e.events...) }
-func (e *WebhookEndpoint) AccountID() int64              { return e.accountID }
-func (e *WebhookEndpoint) Description() string           { return e.description }
-func (e *WebhookEndpoint) Enabled() bool                 { return e.enabled }
-func (e *WebhookEndpoint) DisabledReason() string        { return e.disabledReason }
-func (e *WebhookEndpoint) FailingSince() time.Time       { return e.failingSince }
-func (e *WebhookEndpoint) CreatedAt() time.Time          { return e.createdAt }
-func (e *WebhookEndpoint) UpdatedAt() time.Time          { return e.updatedAt }
-func (e *WebhookEndpoint) Secrets() []EndpointSecret     { return append([]EndpointSecret(nil), e.secrets...) }
+func (e *WebhookEndpoint) ID() string              { return e.id }
+func (e *WebhookEndpoint) URL() string             { return e.url }
+func (e *WebhookEndpoint) Events() []NotifyEvent   { return append([]NotifyEvent(nil), e.events...) }
+func (e *WebhookEndpoint) AccountID() int64        { return e.accountID }
+func (e *WebhookEndpoint) Description() string     { return e.description }
+func (e *WebhookEndpoint) Enabled() bool           { return e.enabled }
+func (e *WebhookEndpoint) DisabledReason() string  { return e.disabledReason }
+func (e *WebhookEndpoint) FailingSince() time.Time { return e.failingSince }
+func (e *WebhookEndpoint) CreatedAt() time.Time    { return e.createdAt }
+func (e *WebhookEndpoint) UpdatedAt() time.Time    { return e.updatedAt }
+func (e *WebhookEndpoint) Secrets() []EndpointSecret {
+	return append([]EndpointSecret(nil), e.secrets...)
+}
 func (e *WebhookEndpoint) CurrentSecret() EndpointSecret { return e.secrets[0] }
 
 // MessageStatus is where an outbound message stands.

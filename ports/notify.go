@@ -93,7 +93,7 @@ type OutboundMessage struct {
 	ID        string // webhook-id
 	URL       string
 	Payload   []byte
-	Timestamp time.Time                // webhook-timestamp: this attempt's
+	Timestamp time.Time               // webhook-timestamp: this attempt's
 	Secrets   []domain.EndpointSecret // the endpoint's secrets as stored; those active at Timestamp sign
 }
 
