@@ -76,12 +76,16 @@ type notificationBody struct {
 	Data      any         `json:"data"`
 }
 
+// Notifies reports whether the change o describes is announced to
+// subscribers: a change into a terminal status.
+func (o Outcome) Notifies() bool { return o.Changed && o.From != o.To && o.To.Terminal() }
+
 // TaskNotification is the notification a change of t announces, if any:
 // only a change into a terminal status does (an attempt that fails and will
 // be retried sends nothing). content is the content the change created, when
 // it did (its title and word count go into the message).
 func TaskNotification(id string, t *Task, out Outcome, content *Content) (*Notification, bool) {
-	if !out.Changed || out.From == out.To || !out.To.Terminal() {
+	if !out.Notifies() {
 		return nil, false
 	}
 	event, ok := taskEvents[out.To]

@@ -305,3 +305,85 @@ func TestOutboxAttemptsRetriesAndReplay(t *testing.T) {
 		require.Empty(t, logs)
 	})
 }
+
+// The outbox rides in the task's write: a change that commits has its
+// messages, one that is refused or rolled back has none, on both stores and
+// on both write paths (PostgreSQL's one-statement UpdateTaskAt included).
+func TestOutboxIsWrittenWithTheTaskChangeOnly(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-1", 0, "task.completed", "task.cancelled")))
+		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-2", 7, "task.completed")))
+		messages := func() []string {
+			var ids []string
+			for _, ep := range []string{"ep-1", "ep-2"} {
+				logs, err := s.ListMessages(ctx, ports.MessageQuery{EndpointID: ep})
+				require.NoError(t, err)
+				for _, l := range logs {
+					ids = append(ids, l.Message.ID)
+				}
+			}
+			return ids
+		}
+		withNotice := func(changes ports.TaskChanges, tk *domain.Task, out domain.Outcome, id string) ports.TaskChanges {
+			n, ok := domain.TaskNotification(id, tk, out, out.Content)
+			require.True(t, ok)
+			changes.Notify = n
+			return changes
+		}
+		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
+		require.NoError(t, err)
+		require.NoError(t, s.UpdateTask(ctx, "task-1", func(tk *domain.Task) (ports.TaskChanges, error) {
+			apply(t, tk, progressEv(base.Add(time.Second), 1, 30, "started"))
+			return ports.TaskChanges{SaveTask: true, Delivery: delivery("task-1", "progress", "wh:d-1")}, nil
+		}))
+
+		// Rolled back (a duplicate delivery id): no message.
+		err = s.UpdateTask(ctx, "task-1", func(tk *domain.Task) (ports.TaskChanges, error) {
+			out := apply(t, tk, completedEv(base.Add(time.Minute), 1, 1))
+			changes := ports.TaskChanges{SaveTask: true, Content: out.Content, PoolEntry: out.PoolEntry,
+				Delivery: delivery("task-1", "completed", "wh:d-1")}
+			return withNotice(changes, tk, out, "n-dup"), nil
+		})
+		require.ErrorIs(t, err, domain.ErrDuplicateDelivery)
+		require.Empty(t, messages())
+
+		// Decided on a stale read (UpdateTaskAt, PostgreSQL's one
+		// statement): refused, no message.
+		stale, err := s.GetTask(ctx, "task-1")
+		require.NoError(t, err)
+		require.NoError(t, sqlstore.SaveTask(ctx, s, mustGet(t, s, "task-1")))
+		err = s.UpdateTaskAt(ctx, stale, func(tk *domain.Task) (ports.TaskChanges, error) {
+			out := apply(t, tk, completedEv(base.Add(time.Minute), 1, 1))
+			return withNotice(ports.TaskChanges{SaveTask: true, Content: out.Content, PoolEntry: out.PoolEntry}, tk, out, "n-stale"), nil
+		})
+		require.ErrorIs(t, err, domain.ErrVersionConflict)
+		require.Empty(t, messages())
+
+		// Committed through UpdateTaskAt: one message per subscribed endpoint.
+		fresh := mustGet(t, s, "task-1")
+		require.NoError(t, s.UpdateTaskAt(ctx, fresh, func(tk *domain.Task) (ports.TaskChanges, error) {
+			out := apply(t, tk, completedEv(base.Add(time.Minute), 1, 1))
+			return withNotice(ports.TaskChanges{SaveTask: true, Content: out.Content, PoolEntry: out.PoolEntry}, tk, out, "n-ok"), nil
+		}))
+		require.ElementsMatch(t, []string{"n-ok_ep-1", "n-ok_ep-2"}, messages())
+
+		// Committed through UpdateTask (locked read): the same.
+		_, _, err = s.CreateTask(ctx, submitted(t, "task-2", base, account(8)), nil)
+		require.NoError(t, err)
+		require.NoError(t, s.UpdateTask(ctx, "task-2", func(tk *domain.Task) (ports.TaskChanges, error) {
+			out := apply(t, tk, domain.Event{Kind: domain.EventCancel, Source: domain.SourceAPI, At: base.Add(time.Minute)})
+			return withNotice(ports.TaskChanges{SaveTask: true}, tk, out, "n-cancel"), nil
+		}))
+		require.ElementsMatch(t, []string{"n-ok_ep-1", "n-ok_ep-2", "n-cancel_ep-1"}, messages(),
+			"ep-2 is for account 7 and completions only")
+	})
+}
+
+func mustGet(t *testing.T, s *sqlstore.Store, id string) *domain.Task {
+	t.Helper()
+	tk, err := s.GetTask(t.Context(), id)
+	require.NoError(t, err)
+	return tk
+}
