@@ -124,9 +124,16 @@ func (w *Webhooks) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 	})
 }
 
-// DeleteEndpoint removes an endpoint and its log.
-func (w *Webhooks) DeleteEndpoint(ctx context.Context, id string) error {
-	return w.endpoints.DeleteEndpoint(ctx, id)
+// DeleteEndpoint removes an endpoint and its log, and returns it as it was.
+func (w *Webhooks) DeleteEndpoint(ctx context.Context, id string) (*domain.WebhookEndpoint, error) {
+	e, err := w.endpoints.GetEndpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.endpoints.DeleteEndpoint(ctx, id); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // RotateSecret gives the endpoint a new secret, returned in clear this once;
