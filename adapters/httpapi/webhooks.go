@@ -126,7 +126,7 @@ func readObject(c *gin.Context, dst any) bool {
 		abortUnreadableBody(c, err)
 		return false
 	}
-	if err := application.CheckJSONObject(body); err != nil {
+	if err := checkJSONObject(body); err != nil {
 		abortWithError(c, err)
 		return false
 	}

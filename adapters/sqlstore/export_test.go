@@ -2,10 +2,6 @@ package sqlstore
 
 import (
 	"context"
-
-	"github.com/jmoiron/sqlx"
-
-	"contenthub/domain"
 )
 
 // TaskIDColumns lists every table with a task_id column in the store's
@@ -52,10 +48,4 @@ func SchemaType(ctx context.Context, s *Store, table, column, cast string) (decl
 		format_type($3::regtype, NULL) AS casted
 		FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, table, column, cast)
 	return row.Declared, row.Casted, err
-}
-
-// Enqueue writes a notification's messages in a transaction of its own, as
-// a task change does in its.
-func Enqueue(ctx context.Context, s *Store, n *domain.Notification) error {
-	return s.inWriteTx(ctx, func(tx *sqlx.Tx) error { return s.enqueue(ctx, tx, n) })
 }

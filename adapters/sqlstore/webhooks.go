@@ -269,24 +269,6 @@ func sqliteOutboxArgs(n *domain.Notification) []any {
 	return []any{n.ID, string(n.Event), n.Subject, n.AccountID, string(n.Payload), at, at, string(n.Event), n.AccountID}
 }
 
-// enqueue writes n's messages in tx (SQLite, or PostgreSQL outside the
-// one-statement task write).
-func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, n *domain.Notification) error {
-	query, args := sqliteOutboxInsert, sqliteOutboxArgs(n)
-	if s.flavor.dialect == Postgres {
-		i := 0
-		query = outboxInsertSQL(func(cast string) string {
-			i++
-			return fmt.Sprintf("$%d::%s", i, cast)
-		}, "")
-		args = []any{n.ID, string(n.Event), n.Subject, n.AccountID, string(n.Payload), timeCol(n.At), string(n.Event)}
-	}
-	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-		return fmt.Errorf("write notification %s: %w", n.ID, err)
-	}
-	return nil
-}
-
 // ClaimMessages leases due messages: at most c.PerEndpoint per endpoint,
 // none of c.Busy's, oldest due first. On PostgreSQL rows another claimer
 // holds are skipped (SKIP LOCKED); SQLite's single writer serialises claims.

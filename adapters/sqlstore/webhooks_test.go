@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
 	"contenthub/domain"
 	"contenthub/ports"
@@ -31,7 +30,7 @@ func notification(id string, ev domain.NotifyEvent, account int64, at time.Time)
 
 func TestWebhookEndpointsRoundTrip(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		a := newEndpoint(t, "ep-a", 0, "task.completed", "task.failed")
 		b := newEndpoint(t, "ep-b", 42, "task.timeout")
@@ -82,7 +81,7 @@ func TestWebhookEndpointsRoundTrip(t *testing.T) {
 
 func TestOutboxFansOutToSubscribedEndpoints(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		for _, e := range []*domain.WebhookEndpoint{
 			newEndpoint(t, "ep-all", 0, "task.completed"),
@@ -99,7 +98,7 @@ func TestOutboxFansOutToSubscribedEndpoints(t *testing.T) {
 		})
 		require.NoError(t, err)
 
-		require.NoError(t, sqlstore.Enqueue(ctx, s, notification("n1", domain.EventTaskCompleted, 7, base)))
+		require.NoError(t, enqueue(t, s, notification("n1", domain.EventTaskCompleted, 7, base)))
 		claimed, err := s.ClaimMessages(ctx, ports.MessageClaim{Owner: "w1", Now: base, Lease: time.Minute, Limit: 10})
 		require.NoError(t, err)
 		var ids []string
@@ -115,7 +114,7 @@ func TestOutboxFansOutToSubscribedEndpoints(t *testing.T) {
 			"subscribed to the event, the account (or all), and enabled")
 
 		// Not due yet: nothing.
-		require.NoError(t, sqlstore.Enqueue(ctx, s, notification("n2", domain.EventTaskFailed, 9, base.Add(time.Hour))))
+		require.NoError(t, enqueue(t, s, notification("n2", domain.EventTaskFailed, 9, base.Add(time.Hour))))
 		more, err := s.ClaimMessages(ctx, ports.MessageClaim{Owner: "w1", Now: base, Lease: time.Minute, Limit: 10})
 		require.NoError(t, err)
 		require.Empty(t, more, "leased messages and future ones are not claimed")
@@ -124,16 +123,16 @@ func TestOutboxFansOutToSubscribedEndpoints(t *testing.T) {
 
 func TestOutboxClaimsAreExclusiveAndFair(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-slow", 0, "task.completed")))
 		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-fast", 0, "task.failed")))
 		// The slow endpoint's backlog is older than the fast one's messages.
 		for i := range 40 {
-			require.NoError(t, sqlstore.Enqueue(ctx, s, notification(fmt.Sprintf("s%02d", i), domain.EventTaskCompleted, 1, base.Add(time.Duration(i)*time.Millisecond))))
+			require.NoError(t, enqueue(t, s, notification(fmt.Sprintf("s%02d", i), domain.EventTaskCompleted, 1, base.Add(time.Duration(i)*time.Millisecond))))
 		}
 		for i := range 5 {
-			require.NoError(t, sqlstore.Enqueue(ctx, s, notification(fmt.Sprintf("f%02d", i), domain.EventTaskFailed, 1, base.Add(time.Second))))
+			require.NoError(t, enqueue(t, s, notification(fmt.Sprintf("f%02d", i), domain.EventTaskFailed, 1, base.Add(time.Second))))
 		}
 		now := base.Add(time.Minute)
 		first, err := s.ClaimMessages(ctx, ports.MessageClaim{Owner: "w1", Now: now, Lease: time.Minute, Limit: 8, PerEndpoint: 2})
@@ -195,10 +194,10 @@ func TestOutboxClaimsAreExclusiveAndFair(t *testing.T) {
 
 func TestOutboxAttemptsRetriesAndReplay(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-1", 0, "task.completed")))
-		require.NoError(t, sqlstore.Enqueue(ctx, s, notification("n1", domain.EventTaskCompleted, 1, base)))
+		require.NoError(t, enqueue(t, s, notification("n1", domain.EventTaskCompleted, 1, base)))
 		oldest, err := s.OldestPending(ctx)
 		require.NoError(t, err)
 		require.True(t, oldest.Equal(base.Truncate(time.Microsecond)), "%v", oldest)
@@ -311,7 +310,7 @@ func TestOutboxAttemptsRetriesAndReplay(t *testing.T) {
 // on both write paths (PostgreSQL's one-statement UpdateTaskAt included).
 func TestOutboxIsWrittenWithTheTaskChangeOnly(t *testing.T) {
 	t.Parallel()
-	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
 		ctx := t.Context()
 		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-1", 0, "task.completed", "task.cancelled")))
 		require.NoError(t, s.CreateEndpoint(ctx, newEndpoint(t, "ep-2", 7, "task.completed")))
@@ -353,7 +352,9 @@ func TestOutboxIsWrittenWithTheTaskChangeOnly(t *testing.T) {
 		// statement): refused, no message.
 		stale, err := s.GetTask(ctx, "task-1")
 		require.NoError(t, err)
-		require.NoError(t, sqlstore.SaveTask(ctx, s, mustGet(t, s, "task-1")))
+		require.NoError(t, s.UpdateTaskAt(ctx, mustGet(t, s, "task-1"), func(*domain.Task) (ports.TaskChanges, error) {
+			return ports.TaskChanges{SaveTask: true}, nil
+		}))
 		err = s.UpdateTaskAt(ctx, stale, func(tk *domain.Task) (ports.TaskChanges, error) {
 			out := apply(t, tk, completedEv(base.Add(time.Minute), 1, 1))
 			return withNotice(ports.TaskChanges{SaveTask: true, Content: out.Content, PoolEntry: out.PoolEntry}, tk, out, "n-stale"), nil
@@ -381,9 +382,23 @@ func TestOutboxIsWrittenWithTheTaskChangeOnly(t *testing.T) {
 	})
 }
 
-func mustGet(t *testing.T, s *sqlstore.Store, id string) *domain.Task {
+func mustGet(t *testing.T, s sqlstoretest.Ports, id string) *domain.Task {
 	t.Helper()
 	tk, err := s.GetTask(t.Context(), id)
 	require.NoError(t, err)
 	return tk
+}
+
+// enqueue writes n through a task change, as the use cases do: a task of
+// n's account is created and saved with n as its notification.
+func enqueue(t testing.TB, s sqlstoretest.Ports, n *domain.Notification) error {
+	t.Helper()
+	ctx := context.Background()
+	tk := newTask(t, "task-"+n.ID, base, account(n.AccountID))
+	if _, _, err := s.CreateTask(ctx, tk, nil); err != nil {
+		return err
+	}
+	return s.UpdateTask(ctx, tk.ID(), func(*domain.Task) (ports.TaskChanges, error) {
+		return ports.TaskChanges{SaveTask: true, Notify: n}, nil
+	})
 }
