@@ -536,9 +536,49 @@ byId('new-task').addEventListener('submit', async (e) => {
 });
 byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); });
 
+// ---- webhook endpoints (§13) ----
+
+function attemptsCell(attempts) {
+  if (!attempts.length) return '–';
+  return el('ol', { class: 'attempts' }, ...attempts.map((a) => el('li', {},
+    time(a.at), ' · ' + (a.status_code ? 'HTTP ' + a.status_code : 'no answer') +
+    (a.error ? ' · ' + a.error : '') + ' · ' + Math.round(a.latency_ms) + ' ms')));
+}
+
+async function showWebhooks(id) {
+  const page = await api('/webhook-endpoints');
+  byId('endpoint-rows').replaceChildren(...page.items.map((e) => el('tr', {},
+    el('td', {}, el('a', { href: '#/webhooks/' + encodeURIComponent(e.id) }, e.url)),
+    el('td', {}, e.events.join(', ')), el('td', {}, e.account_id == null ? 'all' : String(e.account_id)),
+    el('td', {}, e.enabled ? 'enabled' : 'disabled: ' + (e.disabled_reason || '')),
+    el('td', {}, time(e.failing_since)), el('td', {}, time(e.created_at)))));
+  byId('endpoints-empty').hidden = page.items.length > 0;
+  byId('endpoint-log').hidden = !id;
+  if (!id) return;
+  const endpoint = await api('/webhook-endpoints/' + encodeURIComponent(id));
+  byId('endpoint-log-title').textContent = 'Messages to ' + endpoint.url;
+  const log = await api('/webhook-endpoints/' + encodeURIComponent(id) + '/messages');
+  byId('message-rows').replaceChildren(...log.items.map((m) => {
+    const replay = el('button', { type: 'button', 'data-message': m.id }, 'Replay');
+    replay.addEventListener('click', async () => {
+      try {
+        await post('/webhook-endpoints/' + encodeURIComponent(id) + '/messages/' + encodeURIComponent(m.id) + '/replay');
+        byId('replay-live').textContent = 'Replayed ' + m.id;
+        await showWebhooks(id);
+      } catch (err) {
+        showNotice('Could not replay: ' + err.message);
+      }
+    });
+    return el('tr', {}, el('td', {}, el('code', {}, m.id)), el('td', {}, m.event), el('td', {}, taskLink(m.subject)),
+      el('td', {}, statusBadge(m.status)), el('td', {}, attemptsCell(m.attempts)),
+      el('td', {}, time(m.next_attempt_at)), el('td', {}, replay));
+  }));
+  byId('messages-empty').hidden = log.items.length > 0;
+}
+
 // ---- routing ----
 
-const views = ['list', 'task', 'pool', 'new', 'content', 'schedules', 'schedule'];
+const views = ['list', 'task', 'pool', 'new', 'content', 'schedules', 'schedule', 'webhooks'];
 
 async function route() {
   const gen = ++routeGen;
@@ -549,7 +589,8 @@ async function route() {
   const task = hash.match(/^\/tasks\/([^/]+)$/);
   const content = hash.match(/^\/contents\/([^/]+)$/);
   const schedule = hash.match(/^\/schedules\/([^/]+)$/);
-  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule'
+  const hooks = hash.match(/^\/webhooks(?:\/([^/]+))?$/);
+  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule' : hooks ? 'webhooks'
     : { '/pool': 'pool', '/new': 'new', '/schedules': 'schedules' }[hash] || 'list';
   for (const name of views) byId('view-' + name).hidden = name !== view;
   try {
@@ -559,6 +600,7 @@ async function route() {
     else if (view === 'content') await showContent(decodeURIComponent(content[1]));
     else if (view === 'schedules') await showSchedules();
     else if (view === 'schedule') await showSchedule(decodeURIComponent(schedule[1]));
+    else if (view === 'webhooks') await showWebhooks(hooks[1] ? decodeURIComponent(hooks[1]) : '');
   } catch (err) {
     showNotice(err.status === 404 ? 'Not found.' : err.message);
   }
