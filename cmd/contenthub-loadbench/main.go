@@ -60,6 +60,11 @@ type options struct {
 	latencyN    int
 	keep        bool
 	env         []string
+	// subscribe adds one webhook endpoint (§13) on a loopback receiver that
+	// answers 204, so that every completion also writes an outbox message
+	// and the service sends it: compare its first deliveries with a run
+	// without.
+	subscribe bool
 }
 
 func parseOptions(args []string) (options, error) {
@@ -77,6 +82,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; tables show medians")
 	fs.IntVar(&o.latencyN, "latency", 100, "callbacks per round sent by one sender for the notification latency")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (service logs) and schemas")
+	fs.BoolVar(&o.subscribe, "subscribe", false, "subscribe one webhook endpoint (a loopback receiver) to every task outcome")
 	fs.Func("env", "KEY=VALUE added to the service's environment (repeatable), e.g. LOG_LEVEL=warn", func(kv string) error {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", kv)
@@ -101,6 +107,9 @@ func parseOptions(args []string) (options, error) {
 	}
 	if o.rounds < 1 || o.latencyN < 1 {
 		return o, errors.New("-rounds and -latency must be at least 1")
+	}
+	if o.subscribe {
+		o.env = append(o.env, "NOTIFY_ALLOW_PRIVATE=true")
 	}
 	var err error
 	if o.binary, err = filepath.Abs(o.binary); err != nil {
@@ -230,6 +239,16 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 		return nil, err
 	}
 	defer svc.stop()
+	if o.subscribe {
+		received, stop, err := subscribe(ctx, svc)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			stop()
+			fmt.Fprintf(os.Stderr, "%s: the subscribed endpoint received %d messages\n", store, received.Load())
+		}()
+	}
 	base, err := openBaseline(ctx, store, baselineURL, article)
 	if err != nil {
 		return nil, err
