@@ -55,7 +55,8 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## bench-load: the real binary under load on PostgreSQL and SQLite, against the bare transaction (docs/benchmarks.md).
-## BENCH_LOAD_FLAGS passes options, e.g. BENCH_LOAD_FLAGS='-stores postgres -rounds 5'. Not part of `make test`.
+## BENCH_LOAD_FLAGS passes options, e.g. BENCH_LOAD_FLAGS='-stores postgres -rounds 5'; '-subscribe' adds one
+## webhook endpoint (§13) so the callback path also writes and sends an outbox message. Not part of `make test`.
 bench-load: build
 	$(GO) build -o $(BIN)/contenthub-loadbench ./cmd/contenthub-loadbench
 	./$(BIN)/contenthub-loadbench -contenthub $(BIN)/contenthub $(BENCH_LOAD_FLAGS)

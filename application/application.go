@@ -122,6 +122,10 @@ func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task
 		if audit != nil {
 			changes.Delivery = audit(t, o)
 		}
+		// Terminal changes only; written with the change (the outbox).
+		if o.Notifies() {
+			changes.Notify, _ = domain.TaskNotification(d.IDs.NewID("msg"), t, o, o.Content)
+		}
 		return changes, nil
 	}
 	if err := d.updateAt(ctx, taskID, read, decide); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"contenthub/adapters/creatorexec"
+	"contenthub/domain"
 )
 
 // Config is the whole configuration, read from the environment (§8).
@@ -78,6 +79,25 @@ type Config struct {
 	// Retention deletes terminal tasks last changed longer ago; 0 (unset)
 	// keeps everything.
 	Retention time.Duration `env:"RETENTION"`
+
+	// Outbound notifications (§13).
+	//
+	// NotifySecretsKey seals endpoint secrets at rest (AES-256-GCM): base64
+	// of 32 bytes. Unset: stored as they are, with a warning at start.
+	NotifySecretsKey string `env:"NOTIFY_SECRETS_KEY"`
+	// NotifyAllowPrivate lets endpoints be loopback, private or link-local
+	// addresses (local runs and tests).
+	NotifyAllowPrivate bool          `env:"NOTIFY_ALLOW_PRIVATE" envDefault:"false"`
+	NotifyTimeout      time.Duration `env:"NOTIFY_TIMEOUT" envDefault:"15s"`
+	// NotifyRetrySchedule are the waits after each failed attempt; past the
+	// last, a message fails.
+	NotifyRetrySchedule   string        `env:"NOTIFY_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,10h"`
+	NotifyRotationOverlap time.Duration `env:"NOTIFY_ROTATION_OVERLAP" envDefault:"24h"`
+	// NotifyConcurrency caps attempts in flight per worker replica,
+	// NotifyEndpointConcurrency those to one endpoint.
+	NotifyConcurrency         int           `env:"NOTIFY_CONCURRENCY" envDefault:"64"`
+	NotifyEndpointConcurrency int           `env:"NOTIFY_ENDPOINT_CONCURRENCY" envDefault:"4"`
+	NotifyPollInterval        time.Duration `env:"NOTIFY_POLL_INTERVAL" envDefault:"1s"`
 }
 
 // MinRetention is the smallest RETENTION accepted: a bare number means
@@ -293,6 +313,9 @@ func (c *Config) validate() error {
 	if c.CreatorMaxConcurrency <= 0 {
 		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}
 	}
+	if err := c.validateNotify(); err != nil {
+		return err
+	}
 	if err := c.validateHardening(); err != nil {
 		return err
 	}
@@ -305,6 +328,33 @@ func (c *Config) validate() error {
 	case "json", "console":
 	default:
 		return &ConfigError{"LOG_FORMAT", "want json or console"}
+	}
+	return nil
+}
+
+// NotifySchedule is NOTIFY_RETRY_SCHEDULE parsed.
+func (c *Config) NotifySchedule() ([]time.Duration, error) {
+	return domain.ParseNotifyRetrySchedule(c.NotifyRetrySchedule, ParseDuration)
+}
+
+func (c *Config) validateNotify() error {
+	if _, err := c.NotifySchedule(); err != nil {
+		return &ConfigError{Variable: "NOTIFY_RETRY_SCHEDULE", Problem: err.Error() + ` (want e.g. "5s,5m,30m,2h")`}
+	}
+	if c.NotifyTimeout <= 0 {
+		return &ConfigError{Variable: "NOTIFY_TIMEOUT", Problem: "must be positive"}
+	}
+	if c.NotifyRotationOverlap < 0 {
+		return &ConfigError{Variable: "NOTIFY_ROTATION_OVERLAP", Problem: "must not be negative"}
+	}
+	if c.NotifyConcurrency < 1 {
+		return &ConfigError{Variable: "NOTIFY_CONCURRENCY", Problem: "must be at least 1"}
+	}
+	if c.NotifyEndpointConcurrency < 1 {
+		return &ConfigError{Variable: "NOTIFY_ENDPOINT_CONCURRENCY", Problem: "must be at least 1"}
+	}
+	if c.NotifyPollInterval <= 0 {
+		return &ConfigError{Variable: "NOTIFY_POLL_INTERVAL", Problem: "must be positive"}
 	}
 	return nil
 }

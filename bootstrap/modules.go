@@ -66,12 +66,12 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	if role != RoleWorker {
 		opts = append(opts, ListenModule)
 	}
-	opts = append(opts, MigrationModule, CoreModule, CreatorModule, SchedulesModule)
+	opts = append(opts, MigrationModule, CoreModule, NotifyModule, CreatorModule, SchedulesModule)
 	// fx stops in reverse start order: listing the worker first means the
 	// HTTP server stops accepting (and finishes in-flight callbacks) before
 	// the background loops (BackgroundGroup) stop.
 	if role != RoleAPI {
-		opts = append(opts, WorkerModule, SchedulerModule)
+		opts = append(opts, WorkerModule, SchedulerModule, NotifierModule)
 	}
 	if role != RoleWorker {
 		opts = append(opts, HTTPModule)

@@ -14,10 +14,10 @@ const (
 	NotifyPoolFailed      NotificationType = "pool.failed"
 )
 
-// Notification is an outbound event a change causes, decided by the move
+// Announcement is an outbound event a change causes, decided by the move
 // that makes the change and written with it in the same transaction. It is
 // thin: receivers fetch the content or the entry for more.
-type Notification struct {
+type Announcement struct {
 	Type        NotificationType
 	At          time.Time
 	AccountID   int64

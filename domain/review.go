@@ -101,7 +101,7 @@ func checkReviewer(name string) error {
 type ReviewOutcome struct {
 	Changed      bool
 	PoolEntry    *PoolEntry    // to insert with the content (approve)
-	Notification *Notification // to write with the change (§15 notifications)
+	Notification *Announcement // to write with the change (§15 notifications)
 }
 
 // Approve moves pending_review content to approved and queues it: the
@@ -127,7 +127,7 @@ func (c *Content) Approve(a Approval, at time.Time) (ReviewOutcome, error) {
 	entry := NewPoolEntry(a.PoolEntryID, *c, priority, scheduled, at)
 	c.ReviewStatus, c.ReviewedAt, c.Reviewer, c.ReviewNote = ReviewApproved, at, a.Reviewer, a.Note
 	c.PoolEntryID = entry.ID
-	return ReviewOutcome{Changed: true, PoolEntry: &entry, Notification: &Notification{
+	return ReviewOutcome{Changed: true, PoolEntry: &entry, Notification: &Announcement{
 		Type: NotifyContentApproved, At: at, AccountID: c.AccountID, TaskID: c.TaskID, ContentID: c.ID,
 		PoolEntryID: entry.ID, Reviewer: a.Reviewer,
 	}}, nil
@@ -145,7 +145,7 @@ func (c *Content) Reject(r Rejection, at time.Time) (ReviewOutcome, error) {
 	}
 	at = at.UTC()
 	c.ReviewStatus, c.ReviewedAt, c.Reviewer, c.ReviewNote = ReviewRejected, at, r.Reviewer, r.Reason
-	return ReviewOutcome{Changed: true, Notification: &Notification{
+	return ReviewOutcome{Changed: true, Notification: &Announcement{
 		Type: NotifyContentRejected, At: at, AccountID: c.AccountID, TaskID: c.TaskID, ContentID: c.ID,
 		Reviewer: r.Reviewer, Reason: r.Reason,
 	}}, nil

@@ -81,7 +81,7 @@ func TestApproveQueuesTheContent(t *testing.T) {
 		require.Equal(t, "li", c.Reviewer)
 		require.Equal(t, "ok", c.ReviewNote)
 		require.Equal(t, "pool-9", c.PoolEntryID)
-		require.Equal(t, &domain.Notification{
+		require.Equal(t, &domain.Announcement{
 			Type: domain.NotifyContentApproved, At: reviewAt, AccountID: 9, TaskID: "task-1",
 			ContentID: "content-1", PoolEntryID: "pool-9", Reviewer: "li",
 		}, out.Notification)

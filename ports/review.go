@@ -33,7 +33,7 @@ type ReviewChanges struct {
 	// Notification is the outbound event of the change (§15): it belongs in
 	// the same transaction, in §13's outbox. Until that outbox exists in this
 	// store, it is not written (see docs/architecture.md).
-	Notification *domain.Notification
+	Notification *domain.Announcement
 }
 
 // ReviewFunc decides a review move on the content as stored (locked for the
@@ -73,7 +73,7 @@ type PoolClaimQuery struct {
 // the entry.
 type PoolChanges struct {
 	SaveEntry    bool
-	Notification *domain.Notification // as in ReviewChanges
+	Notification *domain.Announcement // as in ReviewChanges
 }
 
 // PoolUpdateFunc decides a move on the entry as stored (locked for the

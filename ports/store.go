@@ -39,6 +39,10 @@ type TaskChanges struct {
 	Content   *domain.Content
 	PoolEntry *domain.PoolEntry
 	Delivery  *domain.Delivery // recorded; a duplicate DeliveryID fails the whole update with domain.ErrDuplicateDelivery
+	// Notify is the outbox (§13): the change's notification, fanned out to
+	// one message per subscribed endpoint in the same transaction, so that a
+	// change that commits is always notified and one that rolls back never.
+	Notify *domain.Notification
 }
 
 // UpdateFunc decides an update from the task as stored. Returning an error

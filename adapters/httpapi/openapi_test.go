@@ -796,6 +796,12 @@ func TestOpenAPIAnswersFitTheDocument(t *testing.T) {
 		}
 	})
 
+	t.Run("webhook endpoints", func(t *testing.T) {
+		store := sqlstoretest.NewSQLite(t)
+		clock := &fakeClock{now: time.Now().UTC()}
+		checkWebhookRoutes(t, &specClient{t: t, v: v, handler: webhookRouter(t, store, clock)}, store, clock)
+	})
+
 	t.Run("service routes", func(t *testing.T) {
 		c := &specClient{t: t, v: v, handler: serviceEngine(t)}
 		rec := c.send(http.MethodGet, "/metrics", nil, noBearer)

@@ -298,10 +298,12 @@ type write struct {
 	content  *contentRow
 	pool     *poolRow
 	delivery *deliveryRow
+	notify   *domain.Notification // the outbox's messages, one per subscribed endpoint
 }
 
 func (w write) empty() bool {
-	return w.task == nil && len(w.attempts) == 0 && w.content == nil && w.pool == nil && w.delivery == nil
+	return w.task == nil && len(w.attempts) == 0 && w.content == nil && w.pool == nil && w.delivery == nil &&
+		w.notify == nil
 }
 
 // newWrite turns fn's decision about t into rows. before are t's attempts
@@ -336,6 +338,7 @@ func newWrite(t *domain.Task, expected int64, before []domain.Attempt, changes p
 		r := deliveryRowOf(*changes.Delivery)
 		w.delivery = &r
 	}
+	w.notify = changes.Notify
 	return w
 }
 
@@ -387,11 +390,12 @@ type writeShape struct {
 	task                    bool
 	attempts                int
 	content, pool, delivery bool
+	notify                  bool
 }
 
 func (w write) shape() writeShape {
 	return writeShape{task: w.task != nil, attempts: len(w.attempts), content: w.content != nil,
-		pool: w.pool != nil, delivery: w.delivery != nil}
+		pool: w.pool != nil, delivery: w.delivery != nil, notify: w.notify != nil}
 }
 
 // postgresWrites caches the statement text of each shape.
@@ -415,6 +419,9 @@ func postgresWrite(w write) (string, []any) {
 	}
 	if w.delivery != nil {
 		args = append(args, w.delivery.values()...)
+	}
+	if n := w.notify; n != nil {
+		args = append(args, n.ID, string(n.Event), n.Subject, n.AccountID, string(n.Payload), timeCol(n.At), string(n.Event))
 	}
 	sh := w.shape()
 	if query, ok := postgresWrites.Load(sh); ok {
@@ -475,6 +482,11 @@ func postgresWriteSQL(sh writeShape) string {
 	}
 	if sh.delivery {
 		insert("d", "webhook_deliveries", deliveryColumns, "")
+	}
+	if sh.notify {
+		// The outbox: fanned out to the endpoints in the same statement,
+		// so subscribers cost the write no round trip.
+		b.WriteString(", n AS (" + outboxInsertSQL(param, "t, ") + ")")
 	}
 	b.WriteString(" SELECT count(*) FROM t")
 	return b.String()
@@ -600,6 +612,11 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 				return refusedWrite(w, "publish_pool")
 			}
 			return fmt.Errorf("insert pool entry: %w", err)
+		}
+	}
+	if w.notify != nil {
+		if _, err := exec(sqliteOutboxInsert, sqliteOutboxArgs(w.notify)...); err != nil {
+			return fmt.Errorf("write notification %s: %w", w.notify.ID, err)
 		}
 	}
 	return nil

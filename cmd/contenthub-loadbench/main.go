@@ -63,6 +63,11 @@ type options struct {
 	poolEntries int // 0: no pool measurement
 	poolClaims  int
 	onlyPool    bool
+	// subscribe adds one webhook endpoint (§13) on a loopback receiver that
+	// answers 204, so that every completion also writes an outbox message
+	// and the service sends it: compare its first deliveries with a run
+	// without.
+	subscribe bool
 }
 
 func parseOptions(args []string) (options, error) {
@@ -83,6 +88,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.poolClaims, "pool-claims", 300, "claims of 10 entries measured per store")
 	fs.BoolVar(&o.onlyPool, "only-pool", false, "measure the publish-pool claim only")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (service logs) and schemas")
+	fs.BoolVar(&o.subscribe, "subscribe", false, "subscribe one webhook endpoint (a loopback receiver) to every task outcome")
 	fs.Func("env", "KEY=VALUE added to the service's environment (repeatable), e.g. LOG_LEVEL=warn", func(kv string) error {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", kv)
@@ -107,6 +113,9 @@ func parseOptions(args []string) (options, error) {
 	}
 	if o.rounds < 1 || o.latencyN < 1 {
 		return o, errors.New("-rounds and -latency must be at least 1")
+	}
+	if o.subscribe {
+		o.env = append(o.env, "NOTIFY_ALLOW_PRIVATE=true")
 	}
 	var err error
 	if o.binary, err = filepath.Abs(o.binary); err != nil {
@@ -247,6 +256,16 @@ func runStore(ctx context.Context, o options, store, article, self string) (*sto
 		return nil, err
 	}
 	defer svc.stop()
+	if o.subscribe {
+		received, stop, err := subscribe(ctx, svc)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			stop()
+			fmt.Fprintf(os.Stderr, "%s: the subscribed endpoint received %d messages\n", store, received.Load())
+		}()
+	}
 	base, err := openBaseline(ctx, store, baselineURL, article)
 	if err != nil {
 		return nil, err

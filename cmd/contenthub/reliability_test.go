@@ -443,6 +443,7 @@ func TestReliability(t *testing.T) {
 		{"lost webhooks", lostWebhooks},
 		{"hostile inputs", hostileInputs},
 		{"SIGTERM drain mid-storm", drainMidStorm},
+		{"outbox across SIGKILLs", outboxAcrossKills},
 	} {
 		before := len(report)
 		ok := t.Run(sc.name, func(t *testing.T) { sc.run(t, pg) })

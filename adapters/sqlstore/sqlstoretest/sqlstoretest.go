@@ -44,6 +44,8 @@ const setupTimeout = 30 * time.Second
 type Ports interface {
 	ports.TaskStore
 	ports.TaskRetention
+	ports.WebhookEndpoints
+	ports.Outbox
 }
 
 var _ Ports = (*sqlstore.Store)(nil)

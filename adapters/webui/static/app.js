@@ -750,9 +750,49 @@ byId('new-task').addEventListener('submit', async (e) => {
 });
 byId('new-task').addEventListener('input', () => { idempotencyKey = newKey(); });
 
+// ---- webhook endpoints (§13) ----
+
+function attemptsCell(attempts) {
+  if (!attempts.length) return '–';
+  return el('ol', { class: 'attempts' }, ...attempts.map((a) => el('li', {},
+    time(a.at), ' · ' + (a.status_code ? 'HTTP ' + a.status_code : 'no answer') +
+    (a.error ? ' · ' + a.error : '') + ' · ' + Math.round(a.latency_ms) + ' ms')));
+}
+
+async function showWebhooks(id) {
+  const page = await api('/webhook-endpoints');
+  byId('endpoint-rows').replaceChildren(...page.items.map((e) => el('tr', {},
+    el('td', {}, el('a', { href: '#/webhooks/' + encodeURIComponent(e.id) }, e.url)),
+    el('td', {}, e.events.join(', ')), el('td', {}, e.account_id == null ? 'all' : String(e.account_id)),
+    el('td', {}, e.enabled ? 'enabled' : 'disabled: ' + (e.disabled_reason || '')),
+    el('td', {}, time(e.failing_since)), el('td', {}, time(e.created_at)))));
+  byId('endpoints-empty').hidden = page.items.length > 0;
+  byId('endpoint-log').hidden = !id;
+  if (!id) return;
+  const endpoint = await api('/webhook-endpoints/' + encodeURIComponent(id));
+  byId('endpoint-log-title').textContent = 'Messages to ' + endpoint.url;
+  const log = await api('/webhook-endpoints/' + encodeURIComponent(id) + '/messages');
+  byId('message-rows').replaceChildren(...log.items.map((m) => {
+    const replay = el('button', { type: 'button', 'data-message': m.id }, 'Replay');
+    replay.addEventListener('click', async () => {
+      try {
+        await post('/webhook-endpoints/' + encodeURIComponent(id) + '/messages/' + encodeURIComponent(m.id) + '/replay');
+        byId('replay-live').textContent = 'Replayed ' + m.id;
+        await showWebhooks(id);
+      } catch (err) {
+        showNotice('Could not replay: ' + err.message);
+      }
+    });
+    return el('tr', {}, el('td', {}, el('code', {}, m.id)), el('td', {}, m.event), el('td', {}, taskLink(m.subject)),
+      el('td', {}, statusBadge(m.status)), el('td', {}, attemptsCell(m.attempts)),
+      el('td', {}, time(m.next_attempt_at)), el('td', {}, replay));
+  }));
+  byId('messages-empty').hidden = log.items.length > 0;
+}
+
 // ---- routing ----
 
-const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule', 'missing'];
+const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule', 'webhooks', 'missing'];
 
 // reveal shows a view once its data is on it: a page never shows an empty
 // skeleton that fills in and shifts, nor a stale view's data.
@@ -778,7 +818,8 @@ async function route() {
   const task = path.match(/^\/tasks\/([^/]+)$/);
   const content = path.match(/^\/contents\/([^/]+)$/);
   const schedule = path.match(/^\/schedules\/([^/]+)$/);
-  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule' :
+  const hooks = path.match(/^\/webhooks(?:\/([^/]+))?$/);
+  const view = task ? 'task' : content ? 'content' : schedule ? 'schedule' : hooks ? 'webhooks' :
     { '/pool': 'pool', '/new': 'new', '/review': 'review', '/schedules': 'schedules' }[path] || 'list';
   // Until the view's data is loaded nothing is shown, and on failure only
   // the message.
@@ -792,6 +833,7 @@ async function route() {
     else if (view === 'content') await showContent(gen, decodeURIComponent(content[1]));
     else if (view === 'schedules') { await showSchedules(); reveal(gen, view); }
     else if (view === 'schedule') { await showSchedule(decodeURIComponent(schedule[1])); reveal(gen, view); }
+    else if (view === 'webhooks') { await showWebhooks(hooks[1] ? decodeURIComponent(hooks[1]) : ''); reveal(gen, view); }
     else reveal(gen, view);
   } catch (err) {
     if (gen !== routeGen) return;
