@@ -38,7 +38,10 @@ type Deps struct {
 	Publisher  ports.EventPublisher
 	Metrics    ports.Metrics
 	Log        *zap.Logger
-	Rules      Rules
+	// Lifecycle takes the task-lifecycle lines (one per change of status or
+	// attempt); they must not be sampled away. Nil: Log.
+	Lifecycle *zap.Logger
+	Rules     Rules
 }
 
 func (d Deps) domainRules() domain.Rules {
@@ -131,24 +134,26 @@ func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task
 	if err := d.updateAt(ctx, taskID, read, decide); err != nil {
 		return out, nil, err
 	}
-	d.applied(ctx, task, out)
+	d.applied(ctx, ev, task, out)
 	return out, task, nil
 }
 
-// applied finishes a committed change: metrics and the event to subscribers.
-// Publishing is best effort: the change is stored, subscribers can re-read.
-func (d Deps) applied(ctx context.Context, t *domain.Task, out domain.Outcome) {
+// applied finishes a committed change: the lifecycle line, metrics and the
+// event to subscribers. Publishing is best effort: the change is stored,
+// subscribers can re-read.
+func (d Deps) applied(ctx context.Context, ev domain.Event, t *domain.Task, out domain.Outcome) {
 	if !out.Changed {
 		return
 	}
+	d.logLifecycle(ev, t, out)
 	if out.From != out.To {
 		d.Metrics.TaskTransition(string(out.From), string(out.To))
 	}
-	ev := ports.TaskEvent{
+	te := ports.TaskEvent{
 		TaskID: t.ID(), AccountID: t.AccountID(), Status: t.Status(), Attempt: t.Attempt(),
 		Progress: t.Progress(), ContentID: t.ContentID(), ScheduleID: t.ScheduleID(), RunID: t.RunID(), At: t.UpdatedAt(),
 	}
-	if err := d.Publisher.Publish(ctx, ev); err != nil {
+	if err := d.Publisher.Publish(ctx, te); err != nil {
 		d.Log.Warn("publish task event", zap.String("task_id", t.ID()), zap.Error(err))
 	}
 }

@@ -199,7 +199,7 @@ func (u *Schedules) created(ctx context.Context, plan domain.FirePlan) {
 		return
 	}
 	for _, t := range plan.Tasks {
-		u.deps.applied(ctx, t, domain.Outcome{To: domain.StatusPending, Changed: true})
+		u.deps.applied(ctx, domain.Event{Source: "schedule", At: t.CreatedAt()}, t, domain.Outcome{To: domain.StatusPending, Changed: true})
 	}
 	if len(plan.Tasks) > 0 {
 		u.dispatch.Notify()

@@ -55,7 +55,8 @@ func (u *Tasks) Create(ctx context.Context, in CreateTaskInput) (*domain.Task, b
 		return nil, false, unavailable("create task", err)
 	}
 	if !replayed {
-		u.deps.applied(ctx, stored, domain.Outcome{From: "", To: domain.StatusPending, Changed: true})
+		u.deps.applied(ctx, domain.Event{Source: domain.SourceAPI, At: stored.CreatedAt()}, stored,
+			domain.Outcome{From: "", To: domain.StatusPending, Changed: true})
 		u.wakeup.Notify()
 	}
 	return stored, replayed, nil

@@ -57,6 +57,15 @@ type Config struct {
 	PollInterval  time.Duration `env:"POLL_INTERVAL" envDefault:"30s"`
 	CallbackGrace time.Duration `env:"CALLBACK_GRACE" envDefault:"30s"`
 	TaskTimeout   time.Duration `env:"TASK_TIMEOUT" envDefault:"30m"`
+	// RetryBackoffBase is the wait before the second attempt, doubled per
+	// further attempt with jitter (half fixed, half random), capped at
+	// RetryBackoffMax (§14).
+	RetryBackoffBase time.Duration `env:"RETRY_BACKOFF_BASE" envDefault:"10s"`
+	RetryBackoffMax  time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"5m"`
+	// CreatorStallTimeout is how long a run content-creator reports as
+	// running may go without advancing, while no child or request of it is
+	// held here, before it is lost (§14).
+	CreatorStallTimeout time.Duration `env:"CREATOR_STALL_TIMEOUT" envDefault:"10m"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
@@ -288,6 +297,8 @@ func (c *Config) validate() error {
 		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"CREATOR_STATUS_TIMEOUT", c.CreatorStatusTimeout},
 		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
+		{"RETRY_BACKOFF_BASE", c.RetryBackoffBase}, {"RETRY_BACKOFF_MAX", c.RetryBackoffMax},
+		{"CREATOR_STALL_TIMEOUT", c.CreatorStallTimeout},
 		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
 		{"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 	}
@@ -295,6 +306,9 @@ func (c *Config) validate() error {
 		if p.d <= 0 {
 			return &ConfigError{p.name, "must be a positive duration"}
 		}
+	}
+	if c.RetryBackoffMax < c.RetryBackoffBase {
+		return &ConfigError{"RETRY_BACKOFF_MAX", fmt.Sprintf("must not be shorter than RETRY_BACKOFF_BASE (%s)", c.RetryBackoffBase)}
 	}
 	if c.WebhookMaxBodyBytes <= 0 {
 		return &ConfigError{"WEBHOOK_MAX_BODY_BYTES", "must be a positive number of bytes"}

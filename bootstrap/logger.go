@@ -25,6 +25,10 @@ const (
 // a request id returned to a client must always have its log line.
 type AccessLogger struct{ *zap.Logger }
 
+// LifecycleLogger writes the task-lifecycle lines (one per change of a
+// task's status or attempt). Never sampled: a task's life must read whole.
+type LifecycleLogger struct{ *zap.Logger }
+
 // LogSampling counts the application log lines that sampling dropped.
 type LogSampling struct {
 	dropped *prometheus.CounterVec
@@ -40,6 +44,8 @@ type Loggers struct {
 	Log *zap.Logger
 	// Access is the request logger, unsampled.
 	Access AccessLogger
+	// Lifecycle is the task-lifecycle logger, unsampled.
+	Lifecycle LifecycleLogger
 	// Sampling counts what Log dropped.
 	Sampling *LogSampling
 }
@@ -88,7 +94,8 @@ func NewLogger(cfg Config) (Loggers, error) {
 	)
 	// The access line's stack would always be the middleware's: never useful.
 	access := base.WithOptions(zap.AddStacktrace(zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })))
-	return Loggers{Log: app, Access: AccessLogger{access}, Sampling: sampling}, nil
+	lifecycle := base.WithOptions(zap.AddStacktrace(zapcore.ErrorLevel))
+	return Loggers{Log: app, Access: AccessLogger{access}, Lifecycle: LifecycleLogger{lifecycle}, Sampling: sampling}, nil
 }
 
 // registerLogMetrics exports the sampling counter with the other metrics.

@@ -230,10 +230,12 @@ func NewRegistry() *prometheus.Registry {
 
 // NewDeps gathers the ports every use case shares.
 func NewDeps(cfg Config, store ports.TaskStore, clk ports.Clock, gen ports.IDGenerator,
-	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger) application.Deps {
+	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger, lifecycle LifecycleLogger) application.Deps {
 	return application.Deps{
 		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store, Clock: clk, IDs: gen, Publisher: pub, Metrics: m, Log: log,
-		Rules: application.Rules{TaskTimeout: cfg.TaskTimeout, Backoff: domain.DefaultBackoff},
+		Lifecycle: lifecycle.Logger,
+		Rules: application.Rules{TaskTimeout: cfg.TaskTimeout,
+			Backoff: domain.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}},
 	}
 }
 

@@ -12,8 +12,10 @@ type Backoff struct {
 	Max  time.Duration
 }
 
-// DefaultBackoff waits 10 s, 20 s, 40 s … up to 10 minutes.
-var DefaultBackoff = Backoff{Base: 10 * time.Second, Max: 10 * time.Minute}
+// DefaultBackoff is §14's default (RETRY_BACKOFF_BASE 10 s, RETRY_BACKOFF_MAX
+// 5 min): after attempt n it waits between half and all of 10 s × 2^(n-1),
+// so 5–10 s, 10–20 s, 20–40 s … and at most 5 minutes.
+var DefaultBackoff = Backoff{Base: 10 * time.Second, Max: 5 * time.Minute}
 
 // Delay is the wait after the given failed attempt (1-based); jitter is a
 // random number in [0, 1).

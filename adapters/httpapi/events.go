@@ -183,22 +183,15 @@ func (h *eventStreams) stream(c *gin.Context, events <-chan ports.TaskEvent) {
 
 // taskEventView is the data of an `event: task` frame.
 type taskEventView struct {
-	TaskID     string            `json:"task_id"`
-	AccountID  int64             `json:"account_id"`
-	Status     string            `json:"status"`
-	Attempt    int               `json:"attempt"`
-	Progress   eventProgressView `json:"progress"`
-	ContentID  *string           `json:"content_id"`
-	ScheduleID *string           `json:"schedule_id"`
-	RunID      *string           `json:"run_id"`
-	At         *string           `json:"at"`
-}
-
-type eventProgressView struct {
-	Percentage int     `json:"percentage"`
-	Stage      string  `json:"stage"`
-	Message    string  `json:"message"`
-	UpdatedAt  *string `json:"updated_at"`
+	TaskID     string       `json:"task_id"`
+	AccountID  int64        `json:"account_id"`
+	Status     string       `json:"status"`
+	Attempt    int          `json:"attempt"`
+	Progress   progressView `json:"progress"`
+	ContentID  *string      `json:"content_id"`
+	ScheduleID *string      `json:"schedule_id"`
+	RunID      *string      `json:"run_id"`
+	At         *string      `json:"at"`
 }
 
 // eventFrame renders one event; JSON has no raw newlines, so the data fits
@@ -206,10 +199,7 @@ type eventProgressView struct {
 func eventFrame(e ports.TaskEvent) []byte {
 	data, _ := json.Marshal(taskEventView{ // plain strings and numbers: cannot fail
 		TaskID: e.TaskID, AccountID: e.AccountID, Status: string(e.Status), Attempt: e.Attempt,
-		Progress: eventProgressView{
-			Percentage: e.Progress.Percentage, Stage: e.Progress.Stage, Message: e.Progress.Message,
-			UpdatedAt: timeOrNil(e.Progress.UpdatedAt),
-		},
+		Progress:  progressViewOf(e.Status, e.Progress),
 		ContentID: stringOrNil(e.ContentID), ScheduleID: stringOrNil(e.ScheduleID), RunID: stringOrNil(e.RunID),
 		At: timeOrNil(e.At),
 	})

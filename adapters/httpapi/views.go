@@ -38,6 +38,17 @@ type progressView struct {
 	UpdatedAt  *string `json:"updated_at"`
 }
 
+// progressViewOf renders a task's progress. Only a task at work has a live
+// stage: an ended one shows how far it got and, once completed, "completed",
+// never the stage it was at when it failed, timed out or was cancelled (§14).
+func progressViewOf(status domain.Status, p domain.Progress) progressView {
+	v := progressView{Percentage: p.Percentage, Stage: p.Stage, Message: p.Message, UpdatedAt: timeOrNil(p.UpdatedAt)}
+	if status.Terminal() && status != domain.StatusCompleted {
+		v.Stage, v.Message = "", ""
+	}
+	return v
+}
+
 type attemptView struct {
 	Number      int        `json:"number"`
 	ExternalRef string     `json:"external_ref"`
@@ -95,11 +106,7 @@ func taskViewOf(t *domain.Task) taskView {
 		TaskID: s.ID, AccountID: s.AccountID, Topic: s.Topic, Keywords: s.Keywords, Category: s.Category,
 		Requirements: s.Requirements, Tone: s.Tone, Priority: s.Priority, AutoApprove: s.AutoApprove,
 		Status: string(s.Status), Attempt: s.Attempt, MaxAttempts: s.MaxAttempts,
-		TimeoutAt: timeOrNil(s.TimeoutAt), Late: s.Late,
-		Progress: progressView{
-			Percentage: s.Progress.Percentage, Stage: s.Progress.Stage, Message: s.Progress.Message,
-			UpdatedAt: timeOrNil(s.Progress.UpdatedAt),
-		},
+		Late: s.Late, Progress: progressViewOf(s.Status, s.Progress),
 		LastError: errorViewOf(s.LastError), ContentID: stringOrNil(s.ContentID),
 		ScheduleID: stringOrNil(s.ScheduleID), RunID: stringOrNil(s.RunID),
 		Attempts:  make([]attemptView, 0, len(s.Attempts)),
@@ -111,6 +118,10 @@ func taskViewOf(t *domain.Task) taskView {
 	}
 	if s.Status == domain.StatusPending {
 		v.NextAttemptAt = timeOrNil(s.NextAttemptAt)
+	}
+	if !s.Status.Terminal() {
+		// An ended task has no deadline left; its attempts keep their times.
+		v.TimeoutAt = timeOrNil(s.TimeoutAt)
 	}
 	for _, a := range s.Attempts {
 		v.Attempts = append(v.Attempts, attemptView{

@@ -8,8 +8,9 @@ const API = '/api/v1';
 const TOKEN_KEY = 'contenthub.token';
 const PAGE_SIZE = 50;
 const CANCELLABLE = ['pending', 'submitted', 'processing'];
-// A deadline means something while a task runs, and explains a timeout.
-const HAS_DEADLINE = ['pending', 'submitted', 'processing', 'timeout'];
+// Only a task at work has a deadline and a live progress (an ended task's
+// view carries neither, SERVICE.md §14).
+const AT_WORK = ['pending', 'submitted', 'processing'];
 const RETRYABLE = ['failed', 'timeout', 'cancelled'];
 
 const byId = (id) => document.getElementById(id);
@@ -194,7 +195,8 @@ function filterValues(form) {
   return values;
 }
 
-function progressCell(progress) {
+function progressCell(progress, status) {
+  if (!AT_WORK.includes(status)) return el('td', { class: 'progress' }, status === 'completed' ? '100%' : '—');
   const bar = el('progress', { max: '100', value: String(progress.percentage || 0) });
   bar.setAttribute('aria-label', 'progress ' + (progress.percentage || 0) + '%');
   return el('td', { class: 'progress' }, bar, ' ', text(progress.stage || ''));
@@ -205,7 +207,7 @@ function taskRow(task) {
     el('td', {}, taskLink(task.task_id, task.topic || null)),
     el('td', {}, task.account_id),
     el('td', {}, statusBadge(task.status)),
-    progressCell(task.progress || {}),
+    progressCell(task.progress || {}, task.status),
     el('td', {}, task.attempt + ' / ' + task.max_attempts),
     el('td', {}, time(task.created_at)));
   rows.set(task.task_id, { row, maxAttempts: task.max_attempts });
@@ -217,7 +219,7 @@ function updateRow(event) {
   if (!entry) return false;
   const cells = entry.row.cells;
   cells[2].replaceChildren(statusBadge(event.status));
-  cells[3].replaceWith(progressCell(event.progress || {}));
+  cells[3].replaceWith(progressCell(event.progress || {}, event.status));
   cells[4].textContent = event.attempt + ' / ' + entry.maxAttempts;
   return true;
 }
@@ -314,7 +316,7 @@ function renderTask(task) {
   setText(byId('task-title'), task.topic || task.task_id);
   byId('cancel').disabled = !CANCELLABLE.includes(task.status);
   byId('retry').disabled = !RETRYABLE.includes(task.status);
-  renderProgress(task.progress || {});
+  renderProgress(task.progress || {}, task.status);
 
   const fields = byId('task-fields');
   fields.replaceChildren();
@@ -336,7 +338,7 @@ function renderTask(task) {
   field(fields, 'External ref', task.external_ref);
   field(fields, 'Callback URL', task.callback_url && el('code', {}, task.callback_url));
   field(fields, 'Next attempt', task.next_attempt_at && time(task.next_attempt_at));
-  if (HAS_DEADLINE.includes(task.status)) field(fields, 'Times out', time(task.timeout_at));
+  if (AT_WORK.includes(task.status)) field(fields, 'Times out', time(task.timeout_at));
   field(fields, 'Created', time(task.created_at));
   field(fields, 'Submitted', time(task.submitted_at));
   field(fields, 'Started', time(task.started_at));
@@ -357,7 +359,11 @@ function renderTask(task) {
   if (!attempts.children.length) attempts.append(el('li', { class: 'muted' }, 'Not submitted yet.'));
 }
 
-function renderProgress(progress) {
+function renderProgress(progress, status) {
+  const atWork = AT_WORK.includes(status);
+  byId('task-progress').hidden = !atWork;
+  byId('task-stage').hidden = !atWork;
+  if (!atWork) return;
   byId('task-progress').value = progress.percentage || 0;
   byId('task-stage').replaceChildren((progress.percentage || 0) + '% ',
     text([progress.stage, progress.message].filter(Boolean).join(' — ')));
@@ -444,7 +450,7 @@ async function showTask(gen, id) {
   await loadTask(id);
   reveal(gen, 'task');
   openStream(gen, '/content/tasks/' + encodeURIComponent(id) + '/events', {}, (event) => {
-    renderProgress(event.progress || {});
+    renderProgress(event.progress || {}, event.status);
     // The event carries a summary; re-read the task for attempts, errors and deliveries.
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => loadTask(id).catch((err) => showNotice(err.message)), 250);
