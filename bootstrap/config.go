@@ -62,10 +62,6 @@ type Config struct {
 	// RetryBackoffMax (§14).
 	RetryBackoffBase time.Duration `env:"RETRY_BACKOFF_BASE" envDefault:"10s"`
 	RetryBackoffMax  time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"5m"`
-	// CreatorStallTimeout is how long a run content-creator reports as
-	// running may go without advancing, while no child or request of it is
-	// held here, before it is lost (§14).
-	CreatorStallTimeout time.Duration `env:"CREATOR_STALL_TIMEOUT" envDefault:"10m"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
@@ -298,7 +294,6 @@ func (c *Config) validate() error {
 		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
 		{"RETRY_BACKOFF_BASE", c.RetryBackoffBase}, {"RETRY_BACKOFF_MAX", c.RetryBackoffMax},
-		{"CREATOR_STALL_TIMEOUT", c.CreatorStallTimeout},
 		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
 		{"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 	}

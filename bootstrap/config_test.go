@@ -27,6 +27,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, cfg.CallbackGrace)
 	require.Equal(t, 30*time.Minute, cfg.TaskTimeout)
 	require.Equal(t, "info", cfg.LogLevel)
+	require.Equal(t, 10*time.Second, cfg.RetryBackoffBase)
+	require.Equal(t, 5*time.Minute, cfg.RetryBackoffMax)
 	require.Equal(t, "json", cfg.LogFormat)
 }
 
@@ -61,6 +63,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"WEBHOOK_REQUIRE_SIGNATURE": {"WEBHOOK_REQUIRE_SIGNATURE=true"},
 		"LOG_LEVEL":                 {"LOG_LEVEL=loud"},
 		"LOG_FORMAT":                {"LOG_FORMAT=xml"},
+		"RETRY_BACKOFF_BASE":        {"RETRY_BACKOFF_BASE=0s"},
+		"RETRY_BACKOFF_MAX":         {"RETRY_BACKOFF_BASE=1m", "RETRY_BACKOFF_MAX=30s"},
 		"CREATOR_ENV_PASS":          {"CREATOR_ENV_PASS=LLM_API_KEY,DATABASE_URL"},
 		"CREATOR_PROFILE":           {"CREATOR_PROFILE=sync"},
 		"CREATOR_CLI_PATH":          {"CREATOR_PROFILE=cli"},
