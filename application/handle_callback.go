@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -291,6 +292,7 @@ func (c *Callbacks) lookUpDelivery(ctx context.Context, in CallbackInput, a admi
 // is still so (read again under lock otherwise), with its delivery record.
 func (c *Callbacks) apply(ctx context.Context, in CallbackInput, a admitted, deliveryID string, res CallbackResult) (CallbackResult, error) {
 	ev := eventFromPayload(a.payload, a.attempt, in.ReceivedAt, c.deps.IDs)
+	ev.ExternalRef = reportedRef(a.task, a.auth, a.payload.TaskID)
 	out, applied, err := c.deps.applyEventOn(ctx, a.task.ID(), a.task, ev, func(t *domain.Task, o domain.Outcome) *domain.Delivery {
 		settled, _ := dispositionOf(o)
 		return &domain.Delivery{
@@ -398,9 +400,15 @@ func (c *Callbacks) seenBefore(ctx context.Context, in CallbackInput, task *doma
 // attemptOf decides which attempt a delivery speaks for: the attempt whose
 // token authenticated it, else the attempt its body names, else the current
 // one. A body naming something that is not this task is refused, so a body
-// meant for task A is never applied to task B.
+// meant for task A is never applied to task B — unless the attempt's own
+// token authenticated it: then the id is the one content-creator reports for
+// that attempt (its API may run a job under an id of its own), accepted, and
+// kept as the attempt's external ref (reportedRef, issue #19).
 func attemptOf(t *domain.Task, auth ports.Authentication, bodyRef string) (int, error) {
 	if bodyRef != "" && !t.KnowsRef(bodyRef) {
+		if auth.Attempt > 0 && !namesAnotherTask(t, bodyRef) {
+			return auth.Attempt, nil
+		}
 		return 0, payloadError("task_mismatch", "taskId does not name this task")
 	}
 	if auth.Attempt > 0 {
@@ -413,6 +421,35 @@ func attemptOf(t *domain.Task, auth ports.Authentication, bodyRef string) (int, 
 		return a.Number, nil
 	}
 	return t.Attempt(), nil
+}
+
+// namesAnotherTask reports whether ref has the shape of another task's
+// attempt ref (`[prefix]task-…-N`): never taken as this attempt's own id.
+func namesAnotherTask(t *domain.Task, ref string) bool {
+	i := strings.Index(ref, "task-")
+	if i < 0 {
+		return false
+	}
+	rest := ref[i:]
+	j := strings.LastIndexByte(rest, '-')
+	if j <= len("task") {
+		return false
+	}
+	id := rest[:j]
+	if _, ok := domain.AttemptOfRef(id, rest); !ok || !domain.ValidTaskID(id) {
+		return false
+	}
+	return id != t.ID()
+}
+
+// reportedRef is the id a token-authenticated delivery reports for its
+// attempt when the task does not know it yet (attemptOf accepted it): it
+// becomes the attempt's external ref. "" otherwise.
+func reportedRef(t *domain.Task, auth ports.Authentication, bodyRef string) string {
+	if bodyRef == "" || auth.Attempt == 0 || t.KnowsRef(bodyRef) || namesAnotherTask(t, bodyRef) {
+		return ""
+	}
+	return bodyRef
 }
 
 func eventFromPayload(p CallbackPayload, attempt int, at time.Time, ids ports.IDGenerator) domain.Event {

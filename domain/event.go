@@ -78,11 +78,14 @@ type Event struct {
 	Error    TaskError      // EventFailed (EventDeadline gets a default)
 	// Permanent marks a failure that would recur on every retry (content-creator
 	// refused the request itself): the task fails at once, attempts left or not.
-	Permanent   bool          // EventFailed
-	Result      Result        // EventCompleted
-	IDs         CompletionIDs // EventCompleted
-	Open        Opening       // EventOpenAttempt
-	ExternalRef string        // EventSubmitted: the id the submit answer reported, if any
+	Permanent bool          // EventFailed
+	Result    Result        // EventCompleted
+	IDs       CompletionIDs // EventCompleted
+	Open      Opening       // EventOpenAttempt
+	// ExternalRef is the id content-creator reported for the attempt, if any
+	// (the submit answer; a callback, a poll or a run's end naming an id of
+	// its own): from then on it is the attempt's external ref.
+	ExternalRef string
 	// Unconfirmed marks a submission whose outcome is unknown (it timed out or
 	// the connection dropped): content-creator may be running the attempt, so
 	// it stays open until a definite answer or its deadline.

@@ -123,6 +123,15 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 		}
 		return out.ignore(fmt.Sprintf("unknown attempt %d (current is %d)", ev.Attempt, t.attempt)), nil
 	}
+	if ev.ExternalRef != "" && ev.Kind != EventSubmitted && t.attemptOpen {
+		// The id content-creator reports for the current attempt is its
+		// external ref from then on (kept when the event changes the task).
+		t.updateAttempt(func(a *Attempt) {
+			if !a.Finished() {
+				a.ExternalRef = ev.ExternalRef
+			}
+		})
+	}
 	if m == moveAsSubmitted {
 		if !t.attemptOpen {
 			return out.ignore("no attempt is open"), nil
