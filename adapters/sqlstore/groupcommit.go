@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -52,7 +52,9 @@ type groupAnswer struct {
 	panicked any
 }
 
-var errStoreClosed = errors.New("store closed")
+// errStoreClosed answers writes after Close: unavailable (IsUnavailable),
+// as database/sql's closed pool is.
+var errStoreClosed = fmt.Errorf("store closed: %w", sql.ErrConnDone)
 
 func newGroupCommit(db *sqlx.DB, after func(context.Context)) *groupCommit {
 	g := &groupCommit{db: db, after: after, queue: make(chan *groupWrite, maxGroup),
@@ -73,6 +75,11 @@ func (g *groupCommit) close() {
 // with nothing written; once taken, it waits for the commit (quick: the
 // statements run in process), so that an error always means not written.
 func (g *groupCommit) run(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	select {
+	case <-g.stop:
+		return fmt.Errorf("begin transaction: %w", errStoreClosed)
+	default:
+	}
 	w := &groupWrite{ctx: ctx, fn: fn, answer: make(chan groupAnswer, 1)}
 	select {
 	case g.queue <- w:
@@ -87,6 +94,13 @@ func (g *groupCommit) run(ctx context.Context, fn func(tx *sqlx.Tx) error) error
 	case <-ctx.Done():
 		if w.state.CompareAndSwap(writeQueued, writeWithdrawn) {
 			return fmt.Errorf("begin transaction: %w", ctx.Err())
+		}
+		a = <-w.answer
+	case <-g.done:
+		// The committer has stopped: a write it never took is refused; one
+		// it took was answered before it stopped.
+		if w.state.CompareAndSwap(writeQueued, writeWithdrawn) {
+			return fmt.Errorf("begin transaction: %w", errStoreClosed)
 		}
 		a = <-w.answer
 	}

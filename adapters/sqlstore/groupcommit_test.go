@@ -185,3 +185,15 @@ func TestSQLiteGroupWithdrawsAWriteWhoseCallerLeft(t *testing.T) {
 }
 
 func contentID(n int) string { return fmt.Sprintf("content-%d", n) }
+
+// TestSQLiteWriteAfterCloseIsUnavailable: a write after Close is answered,
+// as unavailable, instead of waiting for a committer that has stopped.
+func TestSQLiteWriteAfterCloseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := sqlstore.Open(t.Context(), sqlstoretest.SQLiteURL(t))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, _, err = s.CreateTask(t.Context(), submitted(t, "task-1", base), nil)
+	require.Error(t, err)
+	require.True(t, sqlstore.IsUnavailable(err), "%v", err)
+}
