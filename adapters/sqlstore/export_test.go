@@ -49,3 +49,7 @@ func SchemaType(ctx context.Context, s *Store, table, column, cast string) (decl
 		FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, table, column, cast)
 	return row.Declared, row.Casted, err
 }
+
+// QueuedWrites is the number of SQLite writes waiting for the group under
+// way to commit.
+func QueuedWrites(s *Store) int { return len(s.group.queue) }

@@ -89,6 +89,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		_ = reader.Close()
 		return nil, err
 	}
+	s.group = newGroupCommit(writer, s.writes.prepareWanted)
 	return s, nil
 }
 

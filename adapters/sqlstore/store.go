@@ -49,6 +49,9 @@ type Store struct {
 	reads     *sqlx.DB  // reads: SQLite's reader pool, or db itself on PostgreSQL
 	writes    *prepared // statements of the hot paths, prepared once per connection of db
 	readStmts *prepared // … of reads (writes itself on PostgreSQL)
+	// group runs SQLite's write transactions, those queued together in one
+	// commit (groupcommit.go); nil on PostgreSQL.
+	group     *groupCommit
 	taskReads taskReads
 	flavor    flavor
 	migrator  *goose.Provider
@@ -137,6 +140,9 @@ func (s *Store) Dialect() Dialect { return s.flavor.dialect }
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	err := s.writes.close()
 	if s.readStmts != s.writes {
 		err = errors.Join(err, s.readStmts.close())
@@ -151,8 +157,14 @@ func (s *Store) Close() error {
 }
 
 // inWriteTx runs fn in a write transaction: committed when fn returns nil,
-// rolled back otherwise, with fn's error returned as is.
+// rolled back otherwise, with fn's error returned as is. On SQLite fn may
+// share the transaction with other writes queued at the same time, each in
+// a savepoint of its own (groupCommit): fn's changes are committed or
+// rolled back as if alone.
 func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s.group != nil {
+		return s.group.run(ctx, fn)
+	}
 	err := inTx(ctx, s.db, nil, fn)
 	s.writes.prepareWanted(ctx) // statements first met in the transaction, now that its connection is free
 	return err

@@ -492,6 +492,47 @@ func (r *storeResult) print(out io.Writer, o options) {
 	if r.store == "postgres" {
 		r.printTargets(out, o, baseP99)
 	}
+	r.printIssue20Targets(out, o)
+}
+
+// issue20Ratios are issue 20's floors for first deliveries ÷ the bare
+// transaction, per store and concurrency.
+var issue20Ratios = map[string]map[int]float64{
+	"postgres": {8: 1.0, 64: 1.0},
+	"sqlite":   {1: 0.7, 8: 0.9, 64: 0.9},
+}
+
+// issue20PeakRSS is issue 20's ceiling on the service's peak RSS, MiB.
+const issue20PeakRSS = 64
+
+// printIssue20Targets checks issue 20's "must show" items for this store.
+func (r *storeResult) printIssue20Targets(out io.Writer, o options) {
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	rate := func(m measurement) float64 { return m.rate() }
+	fmt.Fprintf(out, "Issue 20 targets (%s):\n\n", r.store)
+	for _, c := range []int{1, 8, 64} {
+		floor, ok := issue20Ratios[r.store][c]
+		l, measured := r.levels[c]
+		if !ok || !measured {
+			continue
+		}
+		x := medianRatio(l.first, l.baseline, rate)
+		fmt.Fprintf(out, "- first delivery ≥ %.1f × the bare transaction at concurrency %d: %.2f, %s\n", floor, c, x, verdict(x >= floor))
+	}
+	for _, c := range o.levels {
+		l := r.levels[c]
+		peak := 0.0
+		for _, m := range slices.Concat(l.first, l.duplicate) {
+			peak = max(peak, m.rssMiB)
+		}
+		fmt.Fprintf(out, "- peak RSS ≤ %d MiB at concurrency %d (first deliveries and duplicates): %.0f MiB, %s\n", issue20PeakRSS, c, peak, verdict(peak <= issue20PeakRSS))
+	}
+	fmt.Fprintln(out)
 }
 
 // printTargets checks issue 12's "must show" items against this run.

@@ -135,6 +135,25 @@ func defaultGCPercent(environ []string) (int, bool) {
 	return serveGCPercent, true
 }
 
+// serveMemoryLimit is the service's soft memory limit (the runtime's
+// GOMEMLIMIT): under a burst of large callbacks the heap grows to
+// GOGC=200's goal of three times the live heap; the limit makes the
+// collector run sooner instead, keeping peak RSS within issue 20's 64 MiB
+// at concurrency 64 (docs/benchmarks.md). It is soft: a live heap above it
+// is kept, collected more often, never refused.
+const serveMemoryLimit = 40 << 20
+
+// defaultMemoryLimit is serveMemoryLimit unless the operator set
+// GOMEMLIMIT, which the Go runtime has already applied.
+func defaultMemoryLimit(environ []string) (int64, bool) {
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); k == "GOMEMLIMIT" {
+			return 0, false
+		}
+	}
+	return serveMemoryLimit, true
+}
+
 // envValue returns the value of name in environ (os.Environ() form).
 func envValue(environ []string, name string) string {
 	for _, kv := range environ {
@@ -166,6 +185,9 @@ func serve(args, environ []string, stdout, stderr io.Writer) error {
 	}
 	if percent, ok := defaultGCPercent(environ); ok {
 		debug.SetGCPercent(percent)
+	}
+	if limit, ok := defaultMemoryLimit(environ); ok {
+		debug.SetMemoryLimit(limit)
 	}
 	var server *bootstrap.HTTPServer
 	opts := []fx.Option{bootstrap.App(cfg, role)}

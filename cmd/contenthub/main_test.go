@@ -151,3 +151,13 @@ func TestServeGCPercentYieldsToGOGC(t *testing.T) {
 	_, ok = defaultGCPercent([]string{"GOGC="})
 	require.False(t, ok, "even empty: the runtime read it")
 }
+
+func TestServeMemoryLimitYieldsToGOMEMLIMIT(t *testing.T) {
+	limit, ok := defaultMemoryLimit([]string{"PATH=/bin", "GOMEMLIMITX=1"})
+	require.True(t, ok)
+	require.Equal(t, int64(serveMemoryLimit), limit)
+	_, ok = defaultMemoryLimit([]string{"PATH=/bin", "GOMEMLIMIT=1GiB"})
+	require.False(t, ok, "the operator's GOMEMLIMIT wins")
+	_, ok = defaultMemoryLimit([]string{"GOMEMLIMIT="})
+	require.False(t, ok, "even empty: the runtime read it")
+}
