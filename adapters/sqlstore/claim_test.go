@@ -50,16 +50,16 @@ func TestClaimDue(t *testing.T) {
 		}
 
 		// Leased tasks are not claimed again while the lease lives.
-		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(30*time.Second), Lease: time.Minute, Limit: 10}, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(30 * time.Second), Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-new-p5", "task-p1"}, ids(claimed))
-		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(30*time.Second), Lease: time.Minute, Limit: 10}, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(30 * time.Second), Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Empty(t, claimed)
 
 		// Once the first leases expire (the claimer died before opening an
 		// attempt), those tasks are due again; the not-yet-due one too.
-		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-c", Now: now.Add(61*time.Second), Lease: time.Minute, Limit: 10}, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-c", Now: now.Add(61 * time.Second), Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-not-due", "task-p9", "task-old-p5"}, ids(claimed))
 		require.EqualValues(t, 3, claimed[1].Version())
@@ -104,7 +104,7 @@ func TestClaimDueOpens(t *testing.T) {
 		require.Equal(t, "replica-a", refused.LeaseOwner(), "leased until the lease ends")
 
 		// An error writing the changes rolls the whole claim back.
-		_, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(2*time.Minute), Lease: time.Minute, Limit: 10}, func(tk *domain.Task) (ports.TaskChanges, error) {
+		_, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(2 * time.Minute), Lease: time.Minute, Limit: 10}, func(tk *domain.Task) (ports.TaskChanges, error) {
 			return ports.TaskChanges{SaveTask: true, Content: &domain.Content{}}, nil
 		})
 		require.Error(t, err)
