@@ -105,17 +105,18 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task, key *ports.Idemp
 // unknown, or domain.ErrIdempotencyConflict when it came with another request.
 func (s *Store) replay(ctx context.Context, key ports.IdempotencyKey) (*domain.Task, bool, error) {
 	var stored struct {
-		RequestHash string `db:"request_hash"`
-		TaskID      string `db:"task_id"`
+		RequestHash string   `db:"request_hash"`
+		TaskID      string   `db:"task_id"`
+		TaskIDs     jsonList `db:"task_ids"` // a batch's key (CreateTasks)
 	}
 	err := s.reads.GetContext(ctx, &stored,
-		s.reads.Rebind("SELECT request_hash, task_id FROM idempotency_keys WHERE key = ?"), key.Key)
+		s.reads.Rebind("SELECT request_hash, task_id, task_ids FROM idempotency_keys WHERE key = ?"), key.Key)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("idempotency key: %w", err)
-	case stored.RequestHash != key.RequestHash:
+	case stored.RequestHash != key.RequestHash || len(stored.TaskIDs) > 0:
 		return nil, false, fmt.Errorf("idempotency key %q: %w", key.Key, domain.ErrIdempotencyConflict)
 	}
 	t, err := s.GetTask(ctx, stored.TaskID)
