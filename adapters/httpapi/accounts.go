@@ -101,7 +101,7 @@ func (h *accountHandlers) putLimits(c *gin.Context) {
 		abortUnreadableBody(c, err)
 		return
 	}
-	if err := application.CheckJSONObject(body); err != nil {
+	if err := checkJSONObject(body); err != nil {
 		abortWithError(c, err)
 		return
 	}

@@ -37,7 +37,7 @@ func (h *batchHandlers) create(c *gin.Context) {
 		abortUnreadableBody(c, err)
 		return
 	}
-	if err := application.CheckJSONObject(body); err != nil {
+	if err := checkJSONObject(body); err != nil {
 		abortWithError(c, err)
 		return
 	}
