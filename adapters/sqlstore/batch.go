@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -34,8 +35,8 @@ func (s *Store) CreateTasks(ctx context.Context, tasks []*domain.Task, key *port
 		ids[i] = snaps[i].ID
 	}
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		for _, snap := range snaps {
-			if err := insertTask(ctx, tx, snap); err != nil {
+		for start := 0; start < len(snaps); start += batchInsertRows {
+			if err := insertTaskRows(ctx, tx, snaps[start:min(start+batchInsertRows, len(snaps))]); err != nil {
 				return err
 			}
 		}
@@ -122,4 +123,42 @@ func (s *Store) replayBatch(ctx context.Context, key ports.IdempotencyKey) ([]*d
 		return nil, false, err
 	}
 	return tasks, true, nil
+}
+
+// batchInsertRows is how many tasks one INSERT writes: 250 × 33 columns
+// stays well inside both databases' limits on bound values.
+const batchInsertRows = 250
+
+// insertTaskRows writes new tasks' rows with one multi-row INSERT (one
+// round trip), then their attempts if any; an id that exists fails the
+// whole statement with domain.ErrConflict.
+func insertTaskRows(ctx context.Context, tx *sqlx.Tx, snaps []domain.TaskSnapshot) error {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(taskColumns)), ", ") + ")"
+	rows := make([]string, len(snaps))
+	args := make([]any, 0, len(snaps)*len(taskColumns))
+	for i, snap := range snaps {
+		rows[i] = row
+		args = append(args, taskRowOf(snap).values()...)
+	}
+	query := "INSERT INTO tasks (" + strings.Join(taskColumns, ", ") + ") VALUES " + strings.Join(rows, ", ") +
+		" ON CONFLICT DO NOTHING"
+	res, err := tx.ExecContext(ctx, tx.Rebind(query), args...)
+	if err != nil {
+		return fmt.Errorf("create batch: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("create batch: %w", err)
+	}
+	if int(n) != len(snaps) {
+		return fmt.Errorf("create batch: %d of %d task ids exist: %w", len(snaps)-int(n), len(snaps), domain.ErrConflict)
+	}
+	for _, snap := range snaps {
+		for _, a := range snap.Attempts {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(upsertAttemptSQL), attemptRowOf(snap.ID, a).values()...); err != nil {
+				return fmt.Errorf("create task %s: attempt %d: %w", snap.ID, a.Number, err)
+			}
+		}
+	}
+	return nil
 }
