@@ -354,24 +354,24 @@ func TestDashboardInTheBrowser(t *testing.T) {
 			return false
 		}, 30*time.Second, 50*time.Millisecond, "one task waits on the account's max_concurrency")
 
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/")))
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/accounts")))
+		// A fresh load of each page (a query string), not a hash change.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=2#/accounts")))
 		until(t, ctx, "the account's counts and waiting reason", `(() => {
 			const r = document.querySelector('#account-rows tr[data-account="4242"]');
 			return r && r.cells[5].textContent === '1' && r.cells[6].textContent === '1' &&
 				r.querySelector('[data-waiting]').dataset.waiting === 'account_concurrency';
 		})()`)
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/")))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=3#/")))
 		until(t, ctx, "the waiting reason on the task's row", `[...document.querySelectorAll('#task-rows tr')].some(r =>
 			r.querySelector('a[href="#/tasks/`+waiting+`"]') && r.querySelector('[data-waiting]').dataset.waiting === 'account_concurrency')`)
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/tasks/"+waiting)))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=4#/tasks/"+waiting)))
 		until(t, ctx, "the waiting reason on the task page", `(() => {
 			const w = document.querySelector('#task-fields [data-waiting]');
 			return w && w.dataset.waiting === 'account_concurrency' && w.textContent.includes('max concurrency');
 		})()`)
 
 		// Refused limits say which field.
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/accounts")))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=5#/accounts")))
 		until(t, ctx, "the accounts page", `!document.getElementById('view-accounts').hidden`)
 		// The form's own min=1 would stop a click; the server's answer is what is tested.
 		evaluate[bool](t, ctx, `(() => {
