@@ -305,6 +305,7 @@ func TestDashboardInTheBrowser(t *testing.T) {
 		// A run's task names its schedule.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#run-rows a[href="#/tasks/`+runs.Items[0].TaskIDs[0]+`"]`))))
 		until(t, ctx, "the task's schedule", `[...document.querySelectorAll('#task-fields a')].some(a => a.getAttribute('href') === '#/schedules/`+id+`')`)
+	})
 
 	t.Run("the accounts page: limits edited, counts, what tasks wait on", func(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/accounts")))
