@@ -144,7 +144,7 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	router := httpapi.NewRouter(o.api, httpapi.Deps{
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
 		Reviews: reviews, Pool: pool, TaskCounts: counts,
-		Extra: []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
+		Extra:    []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
 		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: harnessConcurrency}),
 		Batches:  application.NewBatches(deps, store, wakeup),
 	})

@@ -310,12 +310,14 @@ func TestDashboardInTheBrowser(t *testing.T) {
 	t.Run("the accounts page: limits edited, counts, what tasks wait on", func(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/accounts")))
 		until(t, ctx, "the accounts page", `!document.getElementById('view-accounts').hidden`)
-		require.NoError(t, chromedp.Do(ctx,
-			chromedp.SetValue(chromedp.CSS(`#limits-form [name=account_id]`), "4242"),
-			chromedp.SetValue(chromedp.CSS(`#limits-form [name=max_concurrency]`), "1"),
-			chromedp.SetValue(chromedp.CSS(`#limits-form [name=weight]`), "3"),
-			chromedp.Click(chromedp.CSS(`#limits-form button[type=submit]`)),
-		))
+		evaluate[bool](t, ctx, `(() => {
+			const f = document.getElementById('limits-form');
+			f.elements.account_id.value = '4242';
+			f.elements.max_concurrency.value = '1';
+			f.elements.weight.value = '3';
+			f.querySelector('button[type=submit]').click();
+			return true;
+		})()`)
 		until(t, ctx, "the account's own limits in the table", `(() => {
 			const r = document.querySelector('#account-rows tr[data-account="4242"]');
 			return r && r.cells[1].textContent === '1' && r.cells[3].textContent === '3' && r.cells[4].textContent === 'own';
