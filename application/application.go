@@ -42,6 +42,10 @@ type Deps struct {
 	// attempt); they must not be sampled away. Nil: Log.
 	Lifecycle *zap.Logger
 	Rules     Rules
+	// SlotFreed is called when a change ends an attempt (completed, failed,
+	// timed out, cancelled): its slot is free, and the dispatcher of this
+	// replica looks for the next due task at once (§11). nil: nobody to tell.
+	SlotFreed func()
 }
 
 func (d Deps) domainRules() domain.Rules {
@@ -115,12 +119,14 @@ func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task
 		out  domain.Outcome
 		task *domain.Task
 	)
+	var freed bool
 	decide := func(t *domain.Task) (ports.TaskChanges, error) {
+		wasOpen := t.HasOpenWork()
 		o, err := t.Apply(ev, d.domainRules())
 		if err != nil {
 			return ports.TaskChanges{}, err
 		}
-		out, task = o, t
+		out, task, freed = o, t, wasOpen && !t.HasOpenWork()
 		changes := ports.TaskChanges{SaveTask: o.Changed, Content: o.Content, PoolEntry: o.PoolEntry}
 		if audit != nil {
 			changes.Delivery = audit(t, o)
@@ -135,6 +141,9 @@ func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task
 		return out, nil, err
 	}
 	d.applied(ctx, ev, task, out)
+	if freed && d.SlotFreed != nil {
+		d.SlotFreed()
+	}
 	return out, task, nil
 }
 

@@ -16,9 +16,15 @@ import (
 
 // DispatcherConfig tunes the dispatcher (§6).
 type DispatcherConfig struct {
-	Owner           string        // this replica's lease owner name
-	Lease           time.Duration // how long a claim holds before another replica may recover it
-	Concurrency     int           // CREATOR_MAX_CONCURRENCY: submissions (and supervised runs) in flight
+	Owner string        // this replica's lease owner name
+	Lease time.Duration // how long a claim holds before another replica may recover it
+	// Concurrency is CREATOR_MAX_CONCURRENCY: running attempts in all, across
+	// replicas (counted by the store), and this replica's submissions (and
+	// supervised runs) in flight.
+	Concurrency int
+	// AccountDefaults are the limits of accounts without their own
+	// (ACCOUNT_MAX_CONCURRENCY, ACCOUNT_MAX_TASKS_PER_HOUR, weight 1).
+	AccountDefaults domain.AccountLimits
 	Sweep           time.Duration // periodic look for due tasks (other replicas' inserts, backoffs)
 	CallbackBaseURL string        // WEBHOOK_CALLBACK_BASE_URL, no trailing slash
 	Callbacks       bool          // WEBHOOK_ENABLED: hand content-creator a callback URL
@@ -103,11 +109,15 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 	}
 }
 
-// claim leases up to n due tasks, each with its attempt opened in the same
-// transaction.
+// claim leases up to n due tasks under the fair share and the accounts'
+// limits (§11), each with its attempt opened in the same transaction.
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*domain.Task, map[string]attemptOpening, error) {
 	openings := make(map[string]attemptOpening, n)
-	tasks, err := d.deps.Claimer.ClaimDue(ctx, d.cfg.Owner, d.deps.now(), d.cfg.Lease, n, func(t *domain.Task) (ports.TaskChanges, error) {
+	q := ports.ClaimQuery{
+		Owner: d.cfg.Owner, Now: d.deps.now(), Lease: d.cfg.Lease, Limit: n,
+		Capacity: d.cfg.Concurrency, Defaults: d.cfg.AccountDefaults,
+	}
+	tasks, err := d.deps.Claimer.ClaimDue(ctx, q, func(t *domain.Task) (ports.TaskChanges, error) {
 		o := d.newOpening(t)
 		out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
 			Attempt: t.Attempt(), At: d.deps.now(), Open: o.Opening}, d.deps.domainRules())

@@ -160,8 +160,20 @@ func TestSupervisedRunsHoldTheirSlot(t *testing.T) {
 		creator.running[topic] = make(chan struct{})
 		createTask(t, store, fmt.Sprintf("task-%d", i), topic, t0.Add(time.Duration(i)*time.Second))
 	}
-	d := application.NewDispatcher(testDeps(store, newSettableClock(t0.Add(time.Minute))), creator, application.NewWakeup(),
+	deps := testDeps(store, newSettableClock(t0.Add(time.Minute)))
+	wakeup := application.NewWakeup()
+	deps.SlotFreed = wakeup.Notify
+	d := application.NewDispatcher(deps, creator, wakeup,
 		application.DispatcherConfig{Owner: "w1", Concurrency: 2, Sweep: time.Hour, CallbackBaseURL: "http://hub"})
+	runs := application.NewRuns(deps, wakeup)
+	// end ends run i as the supervisor does: its exit recorded, then the
+	// child gone. The attempt holds its slot until the exit is recorded.
+	end := func(i int) {
+		runs.RunEnded(context.Background(), ports.RunOutcome{TaskID: fmt.Sprintf("task-%d", i), Attempt: 1,
+			Source: domain.SourceProcessExit, Phase: ports.PhaseFailed, Permanent: true,
+			Error: domain.TaskError{Code: "EXIT_1", Message: "exit status 1"}})
+		close(creator.running[fmt.Sprintf("run-%d", i)])
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -178,10 +190,10 @@ func TestSupervisedRunsHoldTheirSlot(t *testing.T) {
 		require.NoError(t, err)
 		return running.Status() == domain.StatusProcessing && running.Progress().Stage == "running"
 	}, 10*time.Second, 5*time.Millisecond, "processing while the supervised run lasts")
-	close(creator.running["run-0"])
+	end(0)
 	waitSubmitted(3) // the sweep is an hour away: the freed slot woke the dispatcher
-	close(creator.running["run-1"])
-	close(creator.running["run-2"])
+	end(1)
+	end(2)
 	waitSubmitted(5)
 
 	cancel()

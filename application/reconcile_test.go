@@ -202,7 +202,7 @@ func TestReconcilerRecoversExpiredClaims(t *testing.T) {
 		require.NoError(t, err)
 		_, _, err = store.CreateTask(ctx, task, nil)
 		require.NoError(t, err)
-		claimed, err := store.ClaimDue(ctx, "dead-replica", t0, time.Minute, 10, nil)
+		claimed, err := store.ClaimDue(ctx, ports.ClaimQuery{Owner: "dead-replica", Now: t0, Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Len(t, claimed, 1)
 		require.NoError(t, store.UpdateTask(ctx, task.ID(), func(t *domain.Task) (ports.TaskChanges, error) {

@@ -45,11 +45,15 @@ type Config struct {
 	CreatorAPIBaseURL string `env:"CREATOR_API_BASE_URL"`
 	// CreatorRefPrefix goes before every attempt's creator-side id
 	// ("test-" runs the published program's offline test mode).
-	CreatorRefPrefix      string        `env:"CREATOR_REF_PREFIX"`
-	CreatorMaxConcurrency int           `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
-	CreatorSubmitTimeout  time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
-	CreatorStatusTimeout  time.Duration `env:"CREATOR_STATUS_TIMEOUT" envDefault:"30s"`
-	CreatorResultTimeout  time.Duration `env:"CREATOR_RESULT_TIMEOUT" envDefault:"60s"`
+	CreatorRefPrefix      string `env:"CREATOR_REF_PREFIX"`
+	CreatorMaxConcurrency int    `env:"CREATOR_MAX_CONCURRENCY" envDefault:"8"`
+	// Limits of accounts that set none of their own (§11): running attempts
+	// (0 = only the fair share) and attempts opened per sliding hour (0 = none).
+	AccountMaxConcurrency  int           `env:"ACCOUNT_MAX_CONCURRENCY" envDefault:"0"`
+	AccountMaxTasksPerHour int           `env:"ACCOUNT_MAX_TASKS_PER_HOUR" envDefault:"0"`
+	CreatorSubmitTimeout   time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
+	CreatorStatusTimeout   time.Duration `env:"CREATOR_STATUS_TIMEOUT" envDefault:"30s"`
+	CreatorResultTimeout   time.Duration `env:"CREATOR_RESULT_TIMEOUT" envDefault:"60s"`
 	// CreatorEnvPass names the variables of the service's environment that
 	// content-creator gets besides the allowlist (creatorexec.BaseEnv).
 	CreatorEnvPass []string `env:"CREATOR_ENV_PASS" envSeparator:","`
@@ -267,6 +271,12 @@ func nonEmpty(in []string) []string {
 	return out
 }
 
+// AccountDefaults are the limits of accounts without their own (validated
+// at load).
+func (c Config) AccountDefaults() domain.AccountLimits {
+	return domain.RehydrateAccountLimits(c.AccountMaxConcurrency, c.AccountMaxTasksPerHour, domain.DefaultAccountWeight)
+}
+
 func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return &ConfigError{"HTTP_ADDR", "want host:port, e.g. 127.0.0.1:8080"}
@@ -324,6 +334,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateNotify(); err != nil {
 		return err
+	}
+	if _, err := domain.NewAccountLimits(c.AccountMaxConcurrency, 0, domain.DefaultAccountWeight); err != nil {
+		return &ConfigError{"ACCOUNT_MAX_CONCURRENCY", fmt.Sprintf("must be between 0 and %d", domain.MaxAccountConcurrency)}
+	}
+	if _, err := domain.NewAccountLimits(0, c.AccountMaxTasksPerHour, domain.DefaultAccountWeight); err != nil {
+		return &ConfigError{"ACCOUNT_MAX_TASKS_PER_HOUR", fmt.Sprintf("must be between 0 and %d", domain.MaxAccountTasksPerHour)}
 	}
 	if err := c.validateHardening(); err != nil {
 		return err

@@ -111,6 +111,8 @@ var StorageModule = fx.Module("storage",
 		func(s *sqlstore.Store) ports.ContentReview { return s },
 		func(s *sqlstore.Store) ports.PublishPool { return s },
 		func(s *sqlstore.Store) ports.TaskCounter { return s },
+		func(s *sqlstore.Store) ports.AccountStore { return s },
+		func(s *sqlstore.Store) ports.TaskBatches { return s },
 		fx.Annotate(storeCheck, fx.ResultTags(`group:"readiness"`)),
 	),
 	fx.Invoke(func(*sqlstore.Store) {}),
@@ -173,6 +175,8 @@ var CoreModule = fx.Module("core",
 		NewVerifier,
 		func(v *signature.Verifier) ports.CallbackVerifier { return v },
 		application.NewTasks,
+		application.NewBatches,
+		NewAccounts,
 		application.NewCallbacks,
 		application.NewRuns,
 		func(r *application.Runs) ports.RunObserver { return r },
@@ -230,13 +234,22 @@ func NewRegistry() *prometheus.Registry {
 
 // NewDeps gathers the ports every use case shares.
 func NewDeps(cfg Config, store ports.TaskStore, clk ports.Clock, gen ports.IDGenerator,
-	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger, lifecycle LifecycleLogger) application.Deps {
+	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger, lifecycle LifecycleLogger, wakeup *application.Wakeup) application.Deps {
 	return application.Deps{
 		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store, Clock: clk, IDs: gen, Publisher: pub, Metrics: m, Log: log,
 		Lifecycle: lifecycle.Logger,
 		Rules: application.Rules{TaskTimeout: cfg.TaskTimeout,
 			Backoff: domain.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}},
+		// An attempt that ends here frees its slot at once (§11).
+		SlotFreed: wakeup.Notify,
 	}
+}
+
+// NewAccounts builds the account use cases with the configured defaults.
+func NewAccounts(cfg Config, store ports.AccountStore, tasks ports.TaskStore, clk ports.Clock) *application.Accounts {
+	return application.NewAccounts(store, tasks, clk, application.AccountsConfig{
+		Defaults: cfg.AccountDefaults(), Capacity: cfg.CreatorMaxConcurrency,
+	})
 }
 
 // NewVerifier builds the callback verifier; an invalid combination stops the
@@ -382,6 +395,7 @@ func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreat
 		Owner:           fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Random{}.NewID("w")),
 		Lease:           dispatchLease(cfg.CreatorSubmitTimeout),
 		Concurrency:     cfg.CreatorMaxConcurrency,
+		AccountDefaults: cfg.AccountDefaults(),
 		Sweep:           time.Second,
 		CallbackBaseURL: cfg.WebhookCallbackBaseURL,
 		Callbacks:       cfg.WebhookEnabled,

@@ -82,13 +82,17 @@ type TaskWriter interface {
 
 // TaskClaimer hands due tasks to one dispatcher at a time.
 type TaskClaimer interface {
-	// ClaimDue leases up to limit pending tasks that are due and have no open
-	// attempt, highest priority then oldest first; concurrent claimers never
-	// get the same task. When open is not nil, each claimed task is also
-	// decided by it and written with its changes in the same transaction (the
-	// dispatcher opens the attempt there); a task open refuses stays leased
-	// and unchanged, and is not returned.
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open UpdateFunc) ([]*domain.Task, error)
+	// ClaimDue leases the next due tasks under q's rules (§11): up to
+	// q.Limit pending tasks that are due and have no open attempt, no more
+	// than q.Capacity running attempts in all, shared between accounts by
+	// domain.FairShare from the database's counts, read in the claim's own
+	// transaction (claims are serialised, so replicas never decide on the
+	// same counts); within an account highest priority then oldest first.
+	// Concurrent claimers never get the same task. When open is not nil,
+	// each claimed task is also decided by it and written with its changes
+	// in the same transaction (the dispatcher opens the attempt there); a
+	// task open refuses stays leased and unchanged, and is not returned.
+	ClaimDue(ctx context.Context, q ClaimQuery, open UpdateFunc) ([]*domain.Task, error)
 }
 
 // StaleTasks finds the tasks the reconciler must ask content-creator about.

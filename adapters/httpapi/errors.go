@@ -19,6 +19,14 @@ type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Items names every refused item of a batch (§11).
+	Items []batchItemErrorView `json:"items,omitempty"`
+}
+
+type batchItemErrorView struct {
+	Index   int    `json:"index"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 type errorEnvelope struct {
@@ -42,8 +50,15 @@ func abortWithError(c *gin.Context, err error) {
 	var (
 		ve *domain.ValidationError
 		pe *application.PayloadError
+		be *application.BatchError
 	)
 	switch {
+	case errors.As(err, &be):
+		items := make([]batchItemErrorView, len(be.Items))
+		for i, it := range be.Items {
+			items[i] = batchItemErrorView{Index: it.Index, Field: it.Field, Message: it.Message}
+		}
+		abort(c, http.StatusUnprocessableEntity, errorBody{Code: "validation_error", Message: be.Error(), Items: items})
 	case errors.As(err, &ve):
 		abort(c, http.StatusUnprocessableEntity, errorBody{Code: "validation_error", Message: ve.Error(), Field: ve.Field})
 	case errors.As(err, &pe):

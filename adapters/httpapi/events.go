@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"contenthub/application"
+	"contenthub/domain"
 	"contenthub/ports"
 )
 
@@ -28,6 +29,7 @@ type resumableSubscriber interface {
 // eventStreams serves task changes as Server-Sent Events.
 type eventStreams struct {
 	tasks        *application.Tasks
+	accounts     *application.Accounts // waiting reasons of pending tasks; nil: none
 	events       ports.EventSubscriber
 	heartbeat    time.Duration
 	writeTimeout time.Duration // per frame
@@ -42,7 +44,7 @@ const (
 var eventStreamRoutes = map[string]bool{taskEventsRoute: true, allEventsRoute: true}
 
 func registerEventRoutes(r gin.IRouter, cfg Config, d Deps) {
-	h := &eventStreams{tasks: d.Tasks, events: d.Events, heartbeat: cfg.HeartbeatInterval, writeTimeout: cfg.WriteTimeout}
+	h := &eventStreams{tasks: d.Tasks, accounts: d.Accounts, events: d.Events, heartbeat: cfg.HeartbeatInterval, writeTimeout: cfg.WriteTimeout}
 	guard := withBearerOrQueryToken(cfg.APITokens)
 	r.GET(taskEventsRoute, guard, h.task)
 	r.GET(allEventsRoute, guard, h.all)
@@ -170,7 +172,7 @@ func (h *eventStreams) stream(c *gin.Context, events <-chan ports.TaskEvent) {
 		case <-done:
 			return
 		case e, open := <-events:
-			if !open || !send(eventFrame(e)) {
+			if !open || !send(eventFrame(e, h.waiting(c.Request.Context(), e))) {
 				return
 			}
 		case <-heartbeat.C:
@@ -179,6 +181,19 @@ func (h *eventStreams) stream(c *gin.Context, events <-chan ports.TaskEvent) {
 			}
 		}
 	}
+}
+
+// waiting reads why the task of a pending event waits, as the task view
+// does (§11); a failed read leaves it out rather than end the stream.
+func (h *eventStreams) waiting(ctx context.Context, e ports.TaskEvent) domain.Waiting {
+	if h.accounts == nil || e.Status != domain.StatusPending {
+		return domain.Waiting{}
+	}
+	w, err := h.accounts.WaitingOf(ctx, e.TaskID)
+	if err != nil {
+		return domain.Waiting{}
+	}
+	return w
 }
 
 // taskEventView is the data of an `event: task` frame.
@@ -192,12 +207,17 @@ type taskEventView struct {
 	ScheduleID *string      `json:"schedule_id"`
 	RunID      *string      `json:"run_id"`
 	At         *string      `json:"at"`
+	// As in the task view: why a pending task waits, null when it does not.
+	WaitingReason *string `json:"waiting_reason"`
+	NotBefore     *string `json:"not_before"`
 }
 
 // eventFrame renders one event; JSON has no raw newlines, so the data fits
 // on one line.
-func eventFrame(e ports.TaskEvent) []byte {
+func eventFrame(e ports.TaskEvent, w domain.Waiting) []byte {
+	reason, notBefore := waitingFields(w)
 	data, _ := json.Marshal(taskEventView{ // plain strings and numbers: cannot fail
+		WaitingReason: reason, NotBefore: notBefore,
 		TaskID: e.TaskID, AccountID: e.AccountID, Status: string(e.Status), Attempt: e.Attempt,
 		Progress:  progressViewOf(e.Status, e.Progress),
 		ContentID: stringOrNil(e.ContentID), ScheduleID: stringOrNil(e.ScheduleID), RunID: stringOrNil(e.RunID),

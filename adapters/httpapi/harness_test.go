@@ -87,6 +87,9 @@ func (c *recordingCreator) lastSubmit(t testing.TB) ports.SubmitRequest {
 	return c.submits[len(c.submits)-1]
 }
 
+// harnessConcurrency is the harness's CREATOR_MAX_CONCURRENCY.
+const harnessConcurrency = 4
+
 type harnessOptions struct {
 	verifier   signature.Config
 	api        httpapi.Config
@@ -141,10 +144,12 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	router := httpapi.NewRouter(o.api, httpapi.Deps{
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
 		Reviews: reviews, Pool: pool, TaskCounts: counts,
-		Extra: []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
+		Extra:    []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
+		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: harnessConcurrency}),
+		Batches:  application.NewBatches(deps, store, wakeup),
 	})
 	dispatcher := application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
-		Owner: "test", Lease: time.Minute, Concurrency: 4, CallbackBaseURL: "http://hub.test",
+		Owner: "test", Lease: time.Minute, Concurrency: harnessConcurrency, CallbackBaseURL: "http://hub.test",
 		Callbacks: !o.noCallback, Tokens: o.verifier.Tokens,
 	})
 	return &harness{t: t, store: store, clock: clock, creator: creator, tasks: tasks, schedules: schedules,

@@ -777,6 +777,28 @@ func TestOpenAPIAnswersFitTheDocument(t *testing.T) {
 		checkEventStreams(t, v, h, full, second.id)
 	})
 
+	t.Run("accounts and batches", func(t *testing.T) {
+		c := &specClient{t: t, v: v, handler: h.router}
+		c.expect(http.StatusOK, http.MethodPut, "/api/v1/accounts/7/limits",
+			[]byte(`{"max_concurrency":1,"max_tasks_per_hour":60,"weight":2}`), nil)
+		c.expect(http.StatusOK, http.MethodGet, "/api/v1/accounts/7", nil, nil)
+		c.expect(http.StatusOK, http.MethodGet, "/api/v1/accounts", nil, nil)
+		answer := c.expect(http.StatusUnprocessableEntity, http.MethodPut, "/api/v1/accounts/7/limits", []byte(`{"weight":0}`), nil)
+		require.Equal(t, "weight", answer["error"].(map[string]any)["field"])
+		c.expect(http.StatusUnprocessableEntity, http.MethodGet, "/api/v1/accounts/seven", nil, nil)
+
+		bkey := http.Header{"Idempotency-Key": {"spec-batch-1"}}
+		batch := []byte(`{"tasks":[{"account_id":7,"topic":"批量一"},{"account_id":8,"topic":"批量二","keywords":"a,b"}]}`)
+		created := c.expect(http.StatusAccepted, http.MethodPost, tasks+"/batch", batch, bkey)
+		require.Len(t, created["items"], 2)
+		c.expect(http.StatusOK, http.MethodPost, tasks+"/batch", batch, bkey)
+		c.expect(http.StatusConflict, http.MethodPost, tasks+"/batch", []byte(`{"tasks":[{"account_id":7,"topic":"x"}]}`), bkey)
+		bad := c.expect(http.StatusUnprocessableEntity, http.MethodPost, tasks+"/batch",
+			[]byte(`{"tasks":[{"account_id":7,"topic":"ok"},{"account_id":7}]}`), nil)
+		require.Equal(t, "topic", bad["error"].(map[string]any)["items"].([]any)[0].(map[string]any)["field"])
+		c.expect(http.StatusUnprocessableEntity, http.MethodPost, tasks+"/batch", []byte(`{"tasks":[]}`), nil)
+	})
+
 	t.Run("database unavailable", func(t *testing.T) {
 		c := &specClient{t: t, v: v, handler: h.router}
 		require.NoError(t, store.Close())

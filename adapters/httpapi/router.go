@@ -59,6 +59,11 @@ type Deps struct {
 	Extra []func(r gin.IRouter, api gin.IRouter)
 	// Metrics counts callbacks refused for overload; optional.
 	Metrics ports.Metrics
+	// Accounts serves the accounts routes and the tasks' waiting reasons
+	// (§11); without it neither is there.
+	Accounts *application.Accounts
+	// Batches serves the batch create route; without it it is not registered.
+	Batches *application.Batches
 }
 
 // NewRouter builds the Gin engine with every route of §3 and §5.
@@ -117,7 +122,17 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	}
 
 	api := r.Group("/api/v1", withBearerTokens(cfg.APITokens))
-	th := &taskHandlers{tasks: d.Tasks, counts: d.TaskCounts}
+	th := &taskHandlers{tasks: d.Tasks, counts: d.TaskCounts, accounts: d.Accounts}
+	if d.Batches != nil {
+		bh := &batchHandlers{batches: d.Batches, accounts: d.Accounts}
+		api.POST("/content/tasks/batch", bh.create)
+	}
+	if d.Accounts != nil {
+		ah := &accountHandlers{accounts: d.Accounts}
+		api.GET("/accounts", ah.list)
+		api.GET("/accounts/:account_id", ah.get)
+		api.PUT("/accounts/:account_id/limits", ah.putLimits)
+	}
 	api.POST("/content/tasks", th.create)
 	api.POST("/content/generate/async", th.create)
 	api.GET("/content/tasks", th.list)

@@ -19,8 +19,40 @@ import (
 const maxCreateBody = 1 << 20
 
 type taskHandlers struct {
-	tasks  *application.Tasks
-	counts *application.TaskCounts // nil: the list has no totals
+	tasks    *application.Tasks
+	counts   *application.TaskCounts // nil: the list has no totals
+	accounts *application.Accounts   // waiting reasons; nil: none shown
+}
+
+// views renders tasks with their waiting reasons, read at once for all.
+func (h *taskHandlers) views(c *gin.Context, tasks ...*domain.Task) ([]taskView, bool) {
+	return taskViews(c, h.accounts, tasks...)
+}
+
+func taskViews(c *gin.Context, accounts *application.Accounts, tasks ...*domain.Task) ([]taskView, bool) {
+	views := make([]taskView, len(tasks))
+	var waiting map[string]domain.Waiting
+	if accounts != nil {
+		var err error
+		if waiting, err = accounts.Waiting(c.Request.Context(), tasks); err != nil {
+			abortWithError(c, err)
+			return nil, false
+		}
+	}
+	for i, t := range tasks {
+		views[i] = taskViewOf(t)
+		views[i].WaitingReason, views[i].NotBefore = waitingFields(waiting[t.ID()])
+	}
+	return views, true
+}
+
+// view is views for one task.
+func (h *taskHandlers) view(c *gin.Context, t *domain.Task) (taskView, bool) {
+	v, ok := h.views(c, t)
+	if !ok {
+		return taskView{}, false
+	}
+	return v[0], true
 }
 
 type createTaskRequest struct {
@@ -113,8 +145,12 @@ func (h *taskHandlers) create(c *gin.Context) {
 		status = http.StatusOK
 		c.Header("Idempotent-Replayed", "true")
 	}
+	v, ok := h.view(c, task)
+	if !ok {
+		return
+	}
 	c.Header("Location", "/api/v1/content/tasks/"+task.ID())
-	c.JSON(status, taskViewOf(task))
+	c.JSON(status, v)
 }
 
 func (h *taskHandlers) get(c *gin.Context) {
@@ -123,7 +159,11 @@ func (h *taskHandlers) get(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, taskViewOf(task))
+	v, ok := h.view(c, task)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, v)
 }
 
 func (h *taskHandlers) list(c *gin.Context) {
@@ -132,9 +172,9 @@ func (h *taskHandlers) list(c *gin.Context) {
 	}
 	q := ports.TaskQuery{Status: domain.Status(c.Query("status")), Cursor: c.Query("cursor")}
 	if s := c.Query("account_id"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			abortWithError(c, validation("account_id", "must be a positive integer"))
+		n, err := domain.ParseAccountID(s)
+		if err != nil {
+			abortWithError(c, err)
 			return
 		}
 		q.AccountID = n
@@ -159,9 +199,9 @@ func (h *taskHandlers) list(c *gin.Context) {
 		abortWithError(c, err)
 		return
 	}
-	items := make([]taskView, 0, len(page.Items))
-	for _, t := range page.Items {
-		items = append(items, taskViewOf(t))
+	items, ok := h.views(c, page.Items...)
+	if !ok {
+		return
 	}
 	answer := gin.H{"items": items, "next_cursor": stringOrNil(page.NextCursor)}
 	// The first page carries the totals: how many tasks match, and how many

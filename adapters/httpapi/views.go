@@ -91,6 +91,16 @@ type taskView struct {
 	CompletedAt   *string       `json:"completed_at"`
 	UpdatedAt     *string       `json:"updated_at"`
 	Version       int64         `json:"version"`
+	// WaitingReason says why a due task is held back (§11); null once it
+	// runs, or when nothing holds it. NotBefore: when the account's rate
+	// window lets it open (account_rate_limited only).
+	WaitingReason *string `json:"waiting_reason"`
+	NotBefore     *string `json:"not_before"`
+}
+
+// waitingFields renders a waiting reason as the views carry it.
+func waitingFields(w domain.Waiting) (reason, notBefore *string) {
+	return stringOrNil(string(w.Reason)), timeOrNil(w.NotBefore)
 }
 
 func stringOrNil(s string) *string {

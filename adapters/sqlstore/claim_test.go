@@ -37,7 +37,7 @@ func TestClaimDue(t *testing.T) {
 		create(cancelled)
 		create(submitted(t, "task-submitted", base, priority(10)))
 
-		claimed, err := s.ClaimDue(ctx, "replica-a", now, time.Minute, 2, nil)
+		claimed, err := s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-a", Now: now, Lease: time.Minute, Limit: 2}, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-p9", "task-old-p5"}, ids(claimed), "priority first, then oldest")
 		for _, tk := range claimed {
@@ -50,21 +50,21 @@ func TestClaimDue(t *testing.T) {
 		}
 
 		// Leased tasks are not claimed again while the lease lives.
-		claimed, err = s.ClaimDue(ctx, "replica-b", now.Add(30*time.Second), time.Minute, 10, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(30 * time.Second), Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-new-p5", "task-p1"}, ids(claimed))
-		claimed, err = s.ClaimDue(ctx, "replica-b", now.Add(30*time.Second), time.Minute, 10, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(30 * time.Second), Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Empty(t, claimed)
 
 		// Once the first leases expire (the claimer died before opening an
 		// attempt), those tasks are due again; the not-yet-due one too.
-		claimed, err = s.ClaimDue(ctx, "replica-c", now.Add(61*time.Second), time.Minute, 10, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-c", Now: now.Add(61 * time.Second), Lease: time.Minute, Limit: 10}, nil)
 		require.NoError(t, err)
 		require.Equal(t, []string{"task-not-due", "task-p9", "task-old-p5"}, ids(claimed))
 		require.EqualValues(t, 3, claimed[1].Version())
 
-		claimed, err = s.ClaimDue(ctx, "replica-c", now, time.Minute, 0, nil)
+		claimed, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-c", Now: now, Lease: time.Minute, Limit: 0}, nil)
 		require.NoError(t, err)
 		require.Empty(t, claimed)
 	})
@@ -82,7 +82,7 @@ func TestClaimDueOpens(t *testing.T) {
 			_, _, err := s.CreateTask(ctx, newTask(t, id, base), nil)
 			require.NoError(t, err)
 		}
-		claimed, err := s.ClaimDue(ctx, "replica-a", now, time.Minute, 10, func(tk *domain.Task) (ports.TaskChanges, error) {
+		claimed, err := s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-a", Now: now, Lease: time.Minute, Limit: 10}, func(tk *domain.Task) (ports.TaskChanges, error) {
 			if tk.ID() == "task-refused" {
 				return ports.TaskChanges{}, domain.ErrConflict
 			}
@@ -104,7 +104,7 @@ func TestClaimDueOpens(t *testing.T) {
 		require.Equal(t, "replica-a", refused.LeaseOwner(), "leased until the lease ends")
 
 		// An error writing the changes rolls the whole claim back.
-		_, err = s.ClaimDue(ctx, "replica-b", now.Add(2*time.Minute), time.Minute, 10, func(tk *domain.Task) (ports.TaskChanges, error) {
+		_, err = s.ClaimDue(ctx, ports.ClaimQuery{Owner: "replica-b", Now: now.Add(2 * time.Minute), Lease: time.Minute, Limit: 10}, func(tk *domain.Task) (ports.TaskChanges, error) {
 			return ports.TaskChanges{SaveTask: true, Content: &domain.Content{}}, nil
 		})
 		require.Error(t, err)
@@ -145,7 +145,7 @@ func TestClaimDueConcurrentClaimersNeverShare(t *testing.T) {
 			owner := fmt.Sprintf("replica-%d", i)
 			wg.Go(func() {
 				for {
-					claimed, err := s.ClaimDue(ctx, owner, now, time.Hour, 7, nil)
+					claimed, err := s.ClaimDue(ctx, ports.ClaimQuery{Owner: owner, Now: now, Lease: time.Hour, Limit: 7}, nil)
 					if !assertNoError(t, err) || len(claimed) == 0 {
 						return
 					}

@@ -65,6 +65,8 @@ func newPostgresStore(ctx context.Context, db *sqlx.DB) (*Store, error) {
 		dialect:    Postgres,
 		lockRow:    " FOR UPDATE OF t", // t: the task, not its attempts (LEFT JOIN)
 		skipLocked: " FOR UPDATE SKIP LOCKED",
+		// Per schema, like the migration lock.
+		serializeClaims: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", claimLockID(schema.String)),
 		// One snapshot for a task and its attempts.
 		readTx: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	}, goose.DialectPostgres, fsys, goose.WithSessionLocker(locker))
@@ -73,6 +75,12 @@ func newPostgresStore(ctx context.Context, db *sqlx.DB) (*Store, error) {
 func migrationLockID(schema string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("contenthub migrations:" + schema))
+	return int64(h.Sum64() &^ (1 << 63))
+}
+
+func claimLockID(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("contenthub claims:" + schema))
 	return int64(h.Sum64() &^ (1 << 63))
 }
 

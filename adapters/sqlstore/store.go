@@ -27,8 +27,10 @@ import (
 )
 
 var (
-	_ ports.TaskStore = (*Store)(nil)
-	_ ports.Health    = (*Store)(nil)
+	_ ports.TaskStore    = (*Store)(nil)
+	_ ports.Health       = (*Store)(nil)
+	_ ports.AccountStore = (*Store)(nil)
+	_ ports.TaskBatches  = (*Store)(nil)
 )
 
 // Dialect names a supported database.
@@ -68,6 +70,11 @@ type flavor struct {
 	// skipLocked ends the SELECT of tasks to claim: rows another claimer
 	// holds are passed over instead of waited for.
 	skipLocked string
+	// serializeClaims, run first in a claim's transaction, makes claimers
+	// take turns, so that each decides on counts that include every claim
+	// committed before it (PostgreSQL: a transaction-scoped advisory lock;
+	// SQLite's single writer already serialises them).
+	serializeClaims string
 	// readTx are the options of read-only transactions, chosen so that a
 	// task and its attempts are read from one snapshot.
 	readTx *sql.TxOptions

@@ -151,7 +151,7 @@ func TestContextEndAbortsCleanly(t *testing.T) {
 		_, err = s.GetTask(expired, "task-1")
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.True(t, sqlstore.IsUnavailable(err))
-		_, err = s.ClaimDue(expired, "replica", base.Add(time.Hour), time.Minute, 10, nil)
+		_, err = s.ClaimDue(expired, ports.ClaimQuery{Owner: "replica", Now: base.Add(time.Hour), Lease: time.Minute, Limit: 10}, nil)
 		require.True(t, sqlstore.IsUnavailable(err), "%v", err)
 
 		// The store still works afterwards (no connection was left in a transaction).

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -106,17 +105,18 @@ func (s *Store) CreateTask(ctx context.Context, t *domain.Task, key *ports.Idemp
 // unknown, or domain.ErrIdempotencyConflict when it came with another request.
 func (s *Store) replay(ctx context.Context, key ports.IdempotencyKey) (*domain.Task, bool, error) {
 	var stored struct {
-		RequestHash string `db:"request_hash"`
-		TaskID      string `db:"task_id"`
+		RequestHash string   `db:"request_hash"`
+		TaskID      string   `db:"task_id"`
+		TaskIDs     jsonList `db:"task_ids"` // a batch's key (CreateTasks)
 	}
 	err := s.reads.GetContext(ctx, &stored,
-		s.reads.Rebind("SELECT request_hash, task_id FROM idempotency_keys WHERE key = ?"), key.Key)
+		s.reads.Rebind("SELECT request_hash, task_id, task_ids FROM idempotency_keys WHERE key = ?"), key.Key)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("idempotency key: %w", err)
-	case stored.RequestHash != key.RequestHash:
+	case stored.RequestHash != key.RequestHash || len(stored.TaskIDs) > 0:
 		return nil, false, fmt.Errorf("idempotency key %q: %w", key.Key, domain.ErrIdempotencyConflict)
 	}
 	t, err := s.GetTask(ctx, stored.TaskID)
@@ -347,83 +347,6 @@ func sameAttempt(a, b domain.Attempt) bool {
 		return false
 	}
 	return ae == nil || *ae == *be
-}
-
-// ClaimDue leases up to limit due pending tasks without an open attempt and
-// without a live lease, highest priority then oldest first, and bumps their
-// version. On PostgreSQL, rows another claimer holds are skipped (SKIP
-// LOCKED); on SQLite the single writer serialises claimers.
-func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open ports.UpdateFunc) ([]*domain.Task, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
-		WHERE id IN (
-			SELECT id FROM tasks
-			WHERE status = ? AND NOT attempt_open AND next_attempt_at <= ?
-				AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY priority DESC, created_at, id
-			LIMIT ?` + s.flavor.skipLocked + `)
-		RETURNING ` + taskSelect
-	nowCol := timeCol(now)
-	var (
-		tasks []*domain.Task
-		saved []savedTask
-	)
-	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		var rows []taskRow
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(query),
-			owner, timeCol(now.Add(lease)), string(domain.StatusPending), nowCol, nowCol, limit); err != nil {
-			return fmt.Errorf("claim due tasks: %w", err)
-		}
-		// RETURNING follows no ORDER BY.
-		sort.Slice(rows, func(i, j int) bool {
-			a, b := rows[i], rows[j]
-			if a.Priority != b.Priority {
-				return a.Priority > b.Priority
-			}
-			if !a.CreatedAt.Equal(b.CreatedAt.Time) {
-				return a.CreatedAt.Before(b.CreatedAt.Time)
-			}
-			return a.ID < b.ID
-		})
-		var err error
-		if tasks, err = withAttempts(ctx, tx, rows); err != nil || open == nil {
-			return err
-		}
-		saved = saved[:0]
-		opened := tasks[:0]
-		for _, t := range tasks {
-			before, expected := t.Attempts(), t.Version()
-			changes, err := open(t)
-			if err != nil {
-				continue // leased, unchanged: claimed again when the lease ends
-			}
-			w := newWrite(t, expected, before, changes)
-			if err := s.apply(ctx, tx.Tx, w); err != nil {
-				return fmt.Errorf("claim due task %s: %w", t.ID(), err)
-			}
-			if w.task != nil {
-				saved = append(saved, savedTask{t, w.task.Version})
-			}
-			opened = append(opened, t)
-		}
-		tasks = opened
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, st := range saved {
-		st.task.MarkSaved(st.version) // only once committed
-	}
-	return tasks, nil
-}
-
-// savedTask is a task written in a transaction, to mark saved at commit.
-type savedTask struct {
-	task    *domain.Task
-	version int64
 }
 
 // FindStale returns, with two queries whatever their number, the active

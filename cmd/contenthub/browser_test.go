@@ -306,6 +306,85 @@ func TestDashboardInTheBrowser(t *testing.T) {
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#run-rows a[href="#/tasks/`+runs.Items[0].TaskIDs[0]+`"]`))))
 		until(t, ctx, "the task's schedule", `[...document.querySelectorAll('#task-fields a')].some(a => a.getAttribute('href') === '#/schedules/`+id+`')`)
 	})
+
+	t.Run("the accounts page: limits edited, counts, what tasks wait on", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"#/accounts")))
+		until(t, ctx, "the accounts page", `!document.getElementById('view-accounts').hidden`)
+		evaluate[bool](t, ctx, `(() => {
+			const f = document.getElementById('limits-form');
+			f.elements.account_id.value = '4242';
+			f.elements.max_concurrency.value = '1';
+			f.elements.weight.value = '3';
+			f.querySelector('button[type=submit]').click();
+			return true;
+		})()`)
+		until(t, ctx, "the account's own limits in the table", `(() => {
+			const r = document.querySelector('#account-rows tr[data-account="4242"]');
+			return r && r.cells[1].textContent === '1' && r.cells[3].textContent === '3' && r.cells[4].textContent === 'own';
+		})()`)
+		var limits struct {
+			Limits struct {
+				MaxConcurrency int `json:"max_concurrency"`
+				Weight         int `json:"weight"`
+			} `json:"limits"`
+		}
+		require.Equal(t, http.StatusOK, svc.call(http.MethodGet, "/api/v1/accounts/4242", nil, &limits))
+		require.Equal(t, 1, limits.Limits.MaxConcurrency, "saved through the API")
+		require.Equal(t, 3, limits.Limits.Weight)
+
+		// Two tasks of the account, its limit one running attempt: one runs
+		// (no callback: it stays submitted), the other waits, and says why.
+		var ids []string
+		for _, topic := range []string{"账户限流一 [no-callback]", "账户限流二 [no-callback]"} {
+			var v taskView
+			require.Equal(t, http.StatusAccepted, svc.call(http.MethodPost, "/api/v1/content/tasks",
+				map[string]any{"account_id": 4242, "topic": topic}, &v))
+			ids = append(ids, v.TaskID)
+		}
+		waiting := ""
+		require.Eventually(t, func() bool {
+			for _, id := range ids {
+				var v struct {
+					Status        string  `json:"status"`
+					WaitingReason *string `json:"waiting_reason"`
+				}
+				svc.call(http.MethodGet, "/api/v1/content/tasks/"+id, nil, &v)
+				if v.Status == "pending" && v.WaitingReason != nil && *v.WaitingReason == "account_concurrency" {
+					waiting = id
+					return true
+				}
+			}
+			return false
+		}, 30*time.Second, 50*time.Millisecond, "one task waits on the account's max_concurrency")
+
+		// A fresh load of each page (a query string), not a hash change.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=2#/accounts")))
+		until(t, ctx, "the account's counts and waiting reason", `(() => {
+			const r = document.querySelector('#account-rows tr[data-account="4242"]');
+			return r && r.cells[5].textContent === '1' && r.cells[6].textContent === '1' &&
+				r.querySelector('[data-waiting]').dataset.waiting === 'account_concurrency';
+		})()`)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=3#/")))
+		until(t, ctx, "the waiting reason on the task's row", `[...document.querySelectorAll('#task-rows tr')].some(r =>
+			r.querySelector('a[href="#/tasks/`+waiting+`"]') && r.querySelector('[data-waiting]').dataset.waiting === 'account_concurrency')`)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=4#/tasks/"+waiting)))
+		until(t, ctx, "the waiting reason on the task page", `(() => {
+			const w = document.querySelector('#task-fields [data-waiting]');
+			return w && w.dataset.waiting === 'account_concurrency' && w.textContent.includes('max concurrency');
+		})()`)
+
+		// Refused limits say which field.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=5#/accounts")))
+		until(t, ctx, "the accounts page", `!document.getElementById('view-accounts').hidden`)
+		// The form's own min=1 would stop a click; the server's answer is what is tested.
+		evaluate[bool](t, ctx, `(() => {
+			const f = document.getElementById('limits-form');
+			f.elements.account_id.value = '4242';
+			f.elements.weight.value = '0';
+			return f.dispatchEvent(new Event('submit', {cancelable: true}));
+		})()`)
+		until(t, ctx, "the refusal naming weight", `document.getElementById('notice').textContent.includes('(weight)')`)
+	})
 }
 
 // requireSanitised checks the article frame's document: the text and the

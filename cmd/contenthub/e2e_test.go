@@ -90,7 +90,9 @@ if [ "$1" = create ]; then
 fi
 echo '{"status":"running"}'
 `)
-	env := []string{"DATABASE_URL=" + dbURL, "CREATOR_CLI_PATH=" + cli, "CREATOR_MAX_CONCURRENCY=4"}
+	// The script's jobs never end, and a running attempt holds its slot
+	// until it ends (§11): enough slots for every task, across both.
+	env := []string{"DATABASE_URL=" + dbURL, "CREATOR_CLI_PATH=" + cli, "CREATOR_MAX_CONCURRENCY=200"}
 	a := startService(t, t.TempDir(), env)
 	b := startService(t, t.TempDir(), env)
 

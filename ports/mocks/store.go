@@ -184,18 +184,18 @@ func (m *MockTaskClaimer) EXPECT() *MockTaskClaimerMockRecorder {
 }
 
 // ClaimDue mocks base method.
-func (m *MockTaskClaimer) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open ports.UpdateFunc) ([]*domain.Task, error) {
+func (m *MockTaskClaimer) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.UpdateFunc) ([]*domain.Task, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ClaimDue", ctx, owner, now, lease, limit, open)
+	ret := m.ctrl.Call(m, "ClaimDue", ctx, q, open)
 	ret0, _ := ret[0].([]*domain.Task)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // ClaimDue indicates an expected call of ClaimDue.
-func (mr *MockTaskClaimerMockRecorder) ClaimDue(ctx, owner, now, lease, limit, open any) *MockTaskClaimerClaimDueCall {
+func (mr *MockTaskClaimerMockRecorder) ClaimDue(ctx, q, open any) *MockTaskClaimerClaimDueCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockTaskClaimer)(nil).ClaimDue), ctx, owner, now, lease, limit, open)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockTaskClaimer)(nil).ClaimDue), ctx, q, open)
 	return &MockTaskClaimerClaimDueCall{Call: call}
 }
 
@@ -211,13 +211,13 @@ func (c *MockTaskClaimerClaimDueCall) Return(arg0 []*domain.Task, arg1 error) *M
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockTaskClaimerClaimDueCall) Do(f func(context.Context, string, time.Time, time.Duration, int, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskClaimerClaimDueCall {
+func (c *MockTaskClaimerClaimDueCall) Do(f func(context.Context, ports.ClaimQuery, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskClaimerClaimDueCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockTaskClaimerClaimDueCall) DoAndReturn(f func(context.Context, string, time.Time, time.Duration, int, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskClaimerClaimDueCall {
+func (c *MockTaskClaimerClaimDueCall) DoAndReturn(f func(context.Context, ports.ClaimQuery, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskClaimerClaimDueCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -708,18 +708,18 @@ func (m *MockTaskStore) EXPECT() *MockTaskStoreMockRecorder {
 }
 
 // ClaimDue mocks base method.
-func (m *MockTaskStore) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, open ports.UpdateFunc) ([]*domain.Task, error) {
+func (m *MockTaskStore) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.UpdateFunc) ([]*domain.Task, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ClaimDue", ctx, owner, now, lease, limit, open)
+	ret := m.ctrl.Call(m, "ClaimDue", ctx, q, open)
 	ret0, _ := ret[0].([]*domain.Task)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // ClaimDue indicates an expected call of ClaimDue.
-func (mr *MockTaskStoreMockRecorder) ClaimDue(ctx, owner, now, lease, limit, open any) *MockTaskStoreClaimDueCall {
+func (mr *MockTaskStoreMockRecorder) ClaimDue(ctx, q, open any) *MockTaskStoreClaimDueCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockTaskStore)(nil).ClaimDue), ctx, owner, now, lease, limit, open)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockTaskStore)(nil).ClaimDue), ctx, q, open)
 	return &MockTaskStoreClaimDueCall{Call: call}
 }
 
@@ -735,13 +735,13 @@ func (c *MockTaskStoreClaimDueCall) Return(arg0 []*domain.Task, arg1 error) *Moc
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockTaskStoreClaimDueCall) Do(f func(context.Context, string, time.Time, time.Duration, int, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskStoreClaimDueCall {
+func (c *MockTaskStoreClaimDueCall) Do(f func(context.Context, ports.ClaimQuery, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskStoreClaimDueCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockTaskStoreClaimDueCall) DoAndReturn(f func(context.Context, string, time.Time, time.Duration, int, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskStoreClaimDueCall {
+func (c *MockTaskStoreClaimDueCall) DoAndReturn(f func(context.Context, ports.ClaimQuery, ports.UpdateFunc) ([]*domain.Task, error)) *MockTaskStoreClaimDueCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -202,6 +202,25 @@ function progressCell(progress, status) {
   return el('td', { class: 'progress' }, bar, ' ', text(progress.stage || ''));
 }
 
+// waitingText says why a due task waits (§11), or nothing.
+const WAITING = {
+  account_concurrency: 'its account\'s max concurrency',
+  account_rate_limited: 'its account\'s hourly limit',
+  creator_unavailable: 'content-creator (unavailable)',
+  capacity: 'a free slot (all busy)',
+};
+
+function waitingText(reason, notBefore) {
+  if (!reason) return '';
+  const text = WAITING[reason] || reason;
+  return notBefore ? text + ' until ' + new Date(notBefore).toLocaleString() : text;
+}
+
+function waitingCell(item) {
+  return el('td', { class: 'waiting', 'data-waiting': item.waiting_reason || '' },
+    waitingText(item.waiting_reason, item.not_before));
+}
+
 function taskRow(task) {
   const row = el('tr', {},
     el('td', {}, taskLink(task.task_id, task.topic || null)),
@@ -209,6 +228,7 @@ function taskRow(task) {
     el('td', {}, statusBadge(task.status)),
     progressCell(task.progress || {}, task.status),
     el('td', {}, task.attempt + ' / ' + task.max_attempts),
+    waitingCell(task),
     el('td', {}, time(task.created_at)));
   rows.set(task.task_id, { row, maxAttempts: task.max_attempts });
   return row;
@@ -221,6 +241,7 @@ function updateRow(event) {
   cells[2].replaceChildren(statusBadge(event.status));
   cells[3].replaceWith(progressCell(event.progress || {}, event.status));
   cells[4].textContent = event.attempt + ' / ' + entry.maxAttempts;
+  cells[5].replaceWith(waitingCell(event));
   return true;
 }
 
@@ -324,6 +345,8 @@ function renderTask(task) {
   field(fields, 'Status', statusBadge(task.status));
   field(fields, 'Account', task.account_id);
   field(fields, 'Attempt', task.attempt + ' of ' + task.max_attempts);
+  field(fields, 'Waiting on', task.waiting_reason &&
+    el('span', { 'data-waiting': task.waiting_reason }, waitingText(task.waiting_reason, task.not_before)));
   field(fields, 'Keywords', text((task.keywords || []).join(', ')));
   field(fields, 'Category', text(task.category));
   field(fields, 'Tone', text(task.tone));
@@ -723,6 +746,43 @@ async function showSchedule(id) {
 scheduleAction(byId('schedule-toggle'), () => currentSchedule && setEnabled(currentSchedule, !currentSchedule.enabled));
 scheduleAction(byId('schedule-run'), () => currentSchedule && runNow(currentSchedule));
 
+// ---- accounts ----
+
+async function showAccounts() {
+  const page = await api('/accounts');
+  byId('account-rows').replaceChildren(...page.items.map((a) => el('tr', { 'data-account': a.account_id },
+    el('td', {}, a.account_id),
+    el('td', {}, a.limits.max_concurrency || 'fair share'), el('td', {}, a.limits.max_tasks_per_hour || 'none'),
+    el('td', {}, a.limits.weight), el('td', {}, a.limits_source === 'account' ? 'own' : 'defaults'),
+    el('td', {}, a.counts.pending), el('td', {}, a.counts.running), el('td', {}, a.opened_last_hour),
+    el('td', {}, a.counts.completed_24h), el('td', {}, a.counts.failed_24h), waitingCell(a))));
+  byId('accounts-empty').hidden = page.items.length > 0;
+}
+
+byId('account-rows').addEventListener('click', (e) => {
+  const row = e.target.closest('tr[data-account]');
+  if (!row || e.target.closest('a')) return;
+  const form = byId('limits-form');
+  form.elements.account_id.value = row.dataset.account;
+});
+
+byId('limits-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const v = filterValues(e.target);
+  showNotice('');
+  try {
+    await api('/accounts/' + encodeURIComponent(v.account_id || '') + '/limits', {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ max_concurrency: Number(v.max_concurrency || 0),
+        max_tasks_per_hour: Number(v.max_tasks_per_hour || 0), weight: Number(v.weight || 1) }),
+    });
+    await showAccounts();
+  } catch (err) {
+    showNotice('Could not save the limits: ' + err.message);
+  }
+});
+
 // ---- new task ----
 
 // idempotencyKey makes a double submit of the same form create one task.
@@ -798,7 +858,7 @@ async function showWebhooks(id) {
 
 // ---- routing ----
 
-const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule', 'webhooks', 'missing'];
+const views = ['list', 'task', 'review', 'pool', 'new', 'content', 'schedules', 'schedule', 'webhooks', 'missing', 'accounts'];
 
 // reveal shows a view once its data is on it: a page never shows an empty
 // skeleton that fills in and shifts, nor a stale view's data.
@@ -826,7 +886,7 @@ async function route() {
   const schedule = path.match(/^\/schedules\/([^/]+)$/);
   const hooks = path.match(/^\/webhooks(?:\/([^/]+))?$/);
   const view = task ? 'task' : content ? 'content' : schedule ? 'schedule' : hooks ? 'webhooks' :
-    { '/pool': 'pool', '/new': 'new', '/review': 'review', '/schedules': 'schedules' }[path] || 'list';
+    { '/pool': 'pool', '/new': 'new', '/review': 'review', '/schedules': 'schedules', '/accounts': 'accounts' }[path] || 'list';
   // Until the view's data is loaded nothing is shown, and on failure only
   // the message.
   for (const name of views) byId('view-' + name).hidden = true;
@@ -840,6 +900,7 @@ async function route() {
     else if (view === 'schedules') { await showSchedules(); reveal(gen, view); }
     else if (view === 'schedule') { await showSchedule(decodeURIComponent(schedule[1])); reveal(gen, view); }
     else if (view === 'webhooks') { await showWebhooks(hooks[1] ? decodeURIComponent(hooks[1]) : ''); reveal(gen, view); }
+    else if (view === 'accounts') { await showAccounts(); reveal(gen, view); }
     else reveal(gen, view);
   } catch (err) {
     if (gen !== routeGen) return;
