@@ -147,6 +147,16 @@ func (d Deps) applyEventOn(ctx context.Context, taskID string, read *domain.Task
 	return out, task, nil
 }
 
+// outbox is the notification a review or pool move writes with its change
+// (§15), under a fresh message id; nil when the move announces nothing.
+func (d Deps) outbox(a *domain.Announcement) *domain.Notification {
+	if a == nil {
+		return nil
+	}
+	n := domain.AnnouncementNotification(d.IDs.NewID("msg"), *a)
+	return &n
+}
+
 // applied finishes a committed change: the lifecycle line, metrics and the
 // event to subscribers. Publishing is best effort: the change is stored,
 // subscribers can re-read.

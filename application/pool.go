@@ -151,7 +151,7 @@ func (u *Pool) update(ctx context.Context, id string, move func(*domain.PoolEntr
 		if err != nil {
 			return ports.PoolChanges{}, err
 		}
-		return ports.PoolChanges{SaveEntry: out.Changed, Notification: out.Notification}, nil
+		return ports.PoolChanges{SaveEntry: out.Changed, Notify: u.deps.outbox(out.Announcement)}, nil
 	})
 	var ve *domain.ValidationError
 	switch {

@@ -75,7 +75,7 @@ func (u *Reviews) review(ctx context.Context, id string, move func(*domain.Conte
 		if err != nil {
 			return ports.ReviewChanges{}, err
 		}
-		return ports.ReviewChanges{SaveContent: out.Changed, PoolEntry: out.PoolEntry, Notification: out.Notification}, nil
+		return ports.ReviewChanges{SaveContent: out.Changed, PoolEntry: out.PoolEntry, Notify: u.deps.outbox(out.Announcement)}, nil
 	})
 	var ve *domain.ValidationError
 	switch {

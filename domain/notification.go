@@ -1,24 +1,18 @@
 package domain
 
-import "time"
-
-// NotificationType names an outbound event (§13, §15).
-type NotificationType string
-
-// The events of the review and the publish pool (§15). A publication that
-// fails and will be retried sends nothing, like a task's retried attempt.
-const (
-	NotifyContentApproved NotificationType = "content.approved"
-	NotifyContentRejected NotificationType = "content.rejected"
-	NotifyPoolPublished   NotificationType = "pool.published"
-	NotifyPoolFailed      NotificationType = "pool.failed"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
 )
 
-// Announcement is an outbound event a change causes, decided by the move
-// that makes the change and written with it in the same transaction. It is
-// thin: receivers fetch the content or the entry for more.
+// Announcement is the outbound event a review or publish-pool move decides
+// (§15): the facts of the change, without the message id the outbox needs.
+// The use case turns it into the change's Notification
+// (AnnouncementNotification), written in the same transaction. Receivers
+// fetch the content or the entry for more.
 type Announcement struct {
-	Type        NotificationType
+	Event       NotifyEvent // EventContentApproved, EventContentRejected, EventPoolPublished or EventPoolFailed
 	At          time.Time
 	AccountID   int64
 	TaskID      string
@@ -30,4 +24,55 @@ type Announcement struct {
 	PlatformID  string // pool.published
 	Error       string // pool.failed
 	RetryCount  int    // pool.failed
+}
+
+// Subject is what the announcement is about: the content for a review's
+// events, the pool entry for a publisher's.
+func (a Announcement) Subject() string {
+	if a.Event == EventPoolPublished || a.Event == EventPoolFailed {
+		return a.PoolEntryID
+	}
+	return a.ContentID
+}
+
+// announcementData is the thin body's data of §15's events: the ids of what
+// changed, the same for every event, then only the fields of its event
+// (documented in docs/webhooks.md).
+type announcementData struct {
+	ContentID   string  `json:"content_id"`
+	TaskID      string  `json:"task_id"`
+	AccountID   int64   `json:"account_id"`
+	PoolEntryID *string `json:"pool_entry_id"` // null for content.rejected: it never enters the pool
+	Reviewer    *string `json:"reviewer,omitempty"`
+	Reason      *string `json:"reason,omitempty"`
+	URL         *string `json:"url,omitempty"`
+	PlatformID  *string `json:"platform_id,omitempty"`
+	Error       *string `json:"error,omitempty"`
+	RetryCount  *int    `json:"retry_count,omitempty"`
+}
+
+// AnnouncementNotification is the outbox notification of a, with id its
+// message id (unique per event).
+func AnnouncementNotification(id string, a Announcement) Notification {
+	at := a.At.UTC()
+	data := announcementData{ContentID: a.ContentID, TaskID: a.TaskID, AccountID: a.AccountID}
+	if a.PoolEntryID != "" {
+		entry := a.PoolEntryID
+		data.PoolEntryID = &entry
+	}
+	switch a.Event {
+	case EventContentApproved:
+		data.Reviewer = &a.Reviewer
+	case EventContentRejected:
+		data.Reviewer, data.Reason = &a.Reviewer, &a.Reason
+	case EventPoolPublished:
+		data.URL, data.PlatformID = &a.URL, &a.PlatformID
+	case EventPoolFailed:
+		data.Error, data.RetryCount = &a.Error, &a.RetryCount
+	}
+	body, err := json.Marshal(notificationBody{Type: a.Event, Timestamp: at, Data: data})
+	if err != nil { // plain data: cannot happen
+		panic(fmt.Sprintf("encode notification: %v", err))
+	}
+	return Notification{ID: id, Event: a.Event, Subject: a.Subject(), AccountID: a.AccountID, Payload: body, At: at}
 }

@@ -233,7 +233,7 @@ func (p Publication) Validate() error {
 // repeat: nothing is to be written.
 type PoolOutcome struct {
 	Changed      bool
-	Notification *Announcement
+	Announcement *Announcement // to write with the change (§15 notifications)
 }
 
 // MarkPublished ends a claimed entry as published. The holder of the claim
@@ -253,8 +253,8 @@ func (e *PoolEntry) MarkPublished(p Publication, at time.Time) (PoolOutcome, err
 	}
 	e.Status, e.PublishedAt, e.PublishedURL, e.PlatformID = PoolPublished, at, p.URL, p.PlatformID
 	e.LeaseExpiresAt, e.UpdatedAt = time.Time{}, at
-	return PoolOutcome{Changed: true, Notification: &Announcement{
-		Type: NotifyPoolPublished, At: at, AccountID: e.AccountID, TaskID: e.TaskID, ContentID: e.ContentID,
+	return PoolOutcome{Changed: true, Announcement: &Announcement{
+		Event: EventPoolPublished, At: at, AccountID: e.AccountID, TaskID: e.TaskID, ContentID: e.ContentID,
 		PoolEntryID: e.ID, URL: p.URL, PlatformID: p.PlatformID,
 	}}, nil
 }
@@ -304,8 +304,8 @@ func (e *PoolEntry) MarkFailed(f PublishFailure, at time.Time) (PoolOutcome, err
 		return PoolOutcome{Changed: true}, nil
 	}
 	e.Status = PoolFailed
-	return PoolOutcome{Changed: true, Notification: &Announcement{
-		Type: NotifyPoolFailed, At: at, AccountID: e.AccountID, TaskID: e.TaskID, ContentID: e.ContentID,
+	return PoolOutcome{Changed: true, Announcement: &Announcement{
+		Event: EventPoolFailed, At: at, AccountID: e.AccountID, TaskID: e.TaskID, ContentID: e.ContentID,
 		PoolEntryID: e.ID, Error: f.Error, RetryCount: e.RetryCount,
 	}}, nil
 }

@@ -62,7 +62,7 @@ func TestPoolPublished(t *testing.T) {
 		require.Equal(t, domain.PoolPublished, e.Status)
 		require.Equal(t, at, e.PublishedAt)
 		require.Equal(t, "https://mp.example/a/1", e.PublishedURL)
-		require.Equal(t, domain.NotifyPoolPublished, out.Notification.Type)
+		require.Equal(t, domain.EventPoolPublished, out.Announcement.Event)
 
 		again, err := e.MarkPublished(domain.Publication{ClaimToken: token}, at.Add(time.Hour))
 		require.NoError(t, err)
@@ -131,13 +131,13 @@ func TestPoolFailedRetriesThenGivesUp(t *testing.T) {
 		if round < domain.DefaultPoolMaxRetries {
 			require.Equal(t, domain.PoolPending, e.Status)
 			require.Equal(t, at.Add(time.Second+2*time.Minute), e.AvailableAt, "claimable again after the backoff")
-			require.Nil(t, out.Notification, "a failure that will be retried sends nothing")
+			require.Nil(t, out.Announcement, "a failure that will be retried sends nothing")
 			at = e.AvailableAt
 			continue
 		}
 		require.Equal(t, domain.PoolFailed, e.Status)
-		require.Equal(t, domain.NotifyPoolFailed, out.Notification.Type)
-		require.Equal(t, 3, out.Notification.RetryCount)
+		require.Equal(t, domain.EventPoolFailed, out.Announcement.Event)
+		require.Equal(t, 3, out.Announcement.RetryCount)
 		// The holder repeating it is a no-op; publishing it now is refused.
 		again, err := e.MarkFailed(domain.PublishFailure{ClaimToken: domain.ClaimToken(secret, e.ID), Error: "x"}, at)
 		require.NoError(t, err)

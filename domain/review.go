@@ -101,7 +101,7 @@ func checkReviewer(name string) error {
 type ReviewOutcome struct {
 	Changed      bool
 	PoolEntry    *PoolEntry    // to insert with the content (approve)
-	Notification *Announcement // to write with the change (§15 notifications)
+	Announcement *Announcement // to write with the change (§15 notifications)
 }
 
 // Approve moves pending_review content to approved and queues it: the
@@ -127,8 +127,8 @@ func (c *Content) Approve(a Approval, at time.Time) (ReviewOutcome, error) {
 	entry := NewPoolEntry(a.PoolEntryID, *c, priority, scheduled, at)
 	c.ReviewStatus, c.ReviewedAt, c.Reviewer, c.ReviewNote = ReviewApproved, at, a.Reviewer, a.Note
 	c.PoolEntryID = entry.ID
-	return ReviewOutcome{Changed: true, PoolEntry: &entry, Notification: &Announcement{
-		Type: NotifyContentApproved, At: at, AccountID: c.AccountID, TaskID: c.TaskID, ContentID: c.ID,
+	return ReviewOutcome{Changed: true, PoolEntry: &entry, Announcement: &Announcement{
+		Event: EventContentApproved, At: at, AccountID: c.AccountID, TaskID: c.TaskID, ContentID: c.ID,
 		PoolEntryID: entry.ID, Reviewer: a.Reviewer,
 	}}, nil
 }
@@ -145,8 +145,8 @@ func (c *Content) Reject(r Rejection, at time.Time) (ReviewOutcome, error) {
 	}
 	at = at.UTC()
 	c.ReviewStatus, c.ReviewedAt, c.Reviewer, c.ReviewNote = ReviewRejected, at, r.Reviewer, r.Reason
-	return ReviewOutcome{Changed: true, Notification: &Announcement{
-		Type: NotifyContentRejected, At: at, AccountID: c.AccountID, TaskID: c.TaskID, ContentID: c.ID,
+	return ReviewOutcome{Changed: true, Announcement: &Announcement{
+		Event: EventContentRejected, At: at, AccountID: c.AccountID, TaskID: c.TaskID, ContentID: c.ID,
 		Reviewer: r.Reviewer, Reason: r.Reason,
 	}}, nil
 }

@@ -60,7 +60,7 @@ func TestReviewTable(t *testing.T) {
 			if !tc.changed {
 				require.Equal(t, before, c, "a refused or repeated move leaves the content as it was")
 				require.Nil(t, out.PoolEntry)
-				require.Nil(t, out.Notification)
+				require.Nil(t, out.Announcement)
 			}
 		})
 	}
@@ -82,9 +82,9 @@ func TestApproveQueuesTheContent(t *testing.T) {
 		require.Equal(t, "ok", c.ReviewNote)
 		require.Equal(t, "pool-9", c.PoolEntryID)
 		require.Equal(t, &domain.Announcement{
-			Type: domain.NotifyContentApproved, At: reviewAt, AccountID: 9, TaskID: "task-1",
+			Event: domain.EventContentApproved, At: reviewAt, AccountID: 9, TaskID: "task-1",
 			ContentID: "content-1", PoolEntryID: "pool-9", Reviewer: "li",
-		}, out.Notification)
+		}, out.Announcement)
 	})
 	t.Run("priority and schedule given", func(t *testing.T) {
 		c := pendingContent()

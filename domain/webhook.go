@@ -12,9 +12,7 @@ import (
 // subscriber receives in a message's "type".
 type NotifyEvent string
 
-// The task's terminal changes (§13). §15's content.approved, content.rejected,
-// pool.published and pool.failed are written the same way once they exist: a
-// Notification with another Event and Subject.
+// The task's terminal changes (§13).
 const (
 	EventTaskCompleted NotifyEvent = "task.completed"
 	EventTaskFailed    NotifyEvent = "task.failed"
@@ -22,8 +20,21 @@ const (
 	EventTaskCancelled NotifyEvent = "task.cancelled"
 )
 
+// The review's and the publish pool's changes (§15), decided as an
+// Announcement. A publication that fails and will be retried sends nothing,
+// like a task's retried attempt.
+const (
+	EventContentApproved NotifyEvent = "content.approved"
+	EventContentRejected NotifyEvent = "content.rejected"
+	EventPoolPublished   NotifyEvent = "pool.published"
+	EventPoolFailed      NotifyEvent = "pool.failed"
+)
+
 // NotifyEvents lists the events an endpoint may subscribe to.
-var NotifyEvents = []NotifyEvent{EventTaskCompleted, EventTaskFailed, EventTaskTimeout, EventTaskCancelled}
+var NotifyEvents = []NotifyEvent{
+	EventTaskCompleted, EventTaskFailed, EventTaskTimeout, EventTaskCancelled,
+	EventContentApproved, EventContentRejected, EventPoolPublished, EventPoolFailed,
+}
 
 // Known reports whether e is an event endpoints can subscribe to.
 func (e NotifyEvent) Known() bool {

@@ -30,10 +30,10 @@ type ContentPage struct {
 type ReviewChanges struct {
 	SaveContent bool              // write the content's review fields
 	PoolEntry   *domain.PoolEntry // insert (approve)
-	// Notification is the outbound event of the change (§15): it belongs in
-	// the same transaction, in §13's outbox. Until that outbox exists in this
-	// store, it is not written (see docs/architecture.md).
-	Notification *domain.Announcement
+	// Notify is the outbox (§13, §15): the change's notification, fanned out
+	// to one message per subscribed enabled endpoint in the same
+	// transaction. nil: the move announces nothing.
+	Notify *domain.Notification
 }
 
 // ReviewFunc decides a review move on the content as stored (locked for the
@@ -72,8 +72,8 @@ type PoolClaimQuery struct {
 // PoolChanges are what a publisher's move writes, in one transaction with
 // the entry.
 type PoolChanges struct {
-	SaveEntry    bool
-	Notification *domain.Announcement // as in ReviewChanges
+	SaveEntry bool
+	Notify    *domain.Notification // as in ReviewChanges
 }
 
 // PoolUpdateFunc decides a move on the entry as stored (locked for the

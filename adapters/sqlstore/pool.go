@@ -201,6 +201,11 @@ func (s *Store) UpdatePoolEntry(ctx context.Context, id string, fn ports.PoolUpd
 				return fmt.Errorf("save pool entry %s: %w", id, err)
 			}
 		}
+		if changes.Notify != nil {
+			if err := s.insertNotification(ctx, tx, changes.Notify); err != nil {
+				return err
+			}
+		}
 		out = poolRowOf(e).entry() // the stored form
 		return nil
 	})

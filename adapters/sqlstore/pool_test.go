@@ -45,14 +45,14 @@ func entryIDs(entries []domain.PoolEntry) []string {
 func publishFn(p domain.Publication, at time.Time) ports.PoolUpdateFunc {
 	return func(e *domain.PoolEntry) (ports.PoolChanges, error) {
 		out, err := e.MarkPublished(p, at)
-		return ports.PoolChanges{SaveEntry: out.Changed, Notification: out.Notification}, err
+		return ports.PoolChanges{SaveEntry: out.Changed, Notify: outboxOf(out.Announcement)}, err
 	}
 }
 
 func failFn(f domain.PublishFailure, at time.Time) ports.PoolUpdateFunc {
 	return func(e *domain.PoolEntry) (ports.PoolChanges, error) {
 		out, err := e.MarkFailed(f, at)
-		return ports.PoolChanges{SaveEntry: out.Changed, Notification: out.Notification}, err
+		return ports.PoolChanges{SaveEntry: out.Changed, Notify: outboxOf(out.Announcement)}, err
 	}
 }
 

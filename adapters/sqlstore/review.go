@@ -161,6 +161,11 @@ func (s *Store) ReviewContent(ctx context.Context, id string, fn ports.ReviewFun
 			}
 			c.PoolEntryID = changes.PoolEntry.ID
 		}
+		if changes.Notify != nil {
+			if err := s.insertNotification(ctx, tx, changes.Notify); err != nil {
+				return err
+			}
+		}
 		c.ReviewedAt = timeCol(c.ReviewedAt).Time // the stored form
 		out = c
 		return nil

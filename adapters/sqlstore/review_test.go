@@ -40,7 +40,7 @@ func approveFn(a domain.Approval, at time.Time) ports.ReviewFunc {
 		if err != nil {
 			return ports.ReviewChanges{}, err
 		}
-		return ports.ReviewChanges{SaveContent: out.Changed, PoolEntry: out.PoolEntry, Notification: out.Notification}, nil
+		return ports.ReviewChanges{SaveContent: out.Changed, PoolEntry: out.PoolEntry, Notify: outboxOf(out.Announcement)}, nil
 	}
 }
 
@@ -50,7 +50,7 @@ func rejectFn(r domain.Rejection, at time.Time) ports.ReviewFunc {
 		if err != nil {
 			return ports.ReviewChanges{}, err
 		}
-		return ports.ReviewChanges{SaveContent: out.Changed, Notification: out.Notification}, nil
+		return ports.ReviewChanges{SaveContent: out.Changed, Notify: outboxOf(out.Announcement)}, nil
 	}
 }
 

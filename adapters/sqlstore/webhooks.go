@@ -260,13 +260,31 @@ func outboxInsertSQL(param func(cast string) string, from string) string {
 		" || '\"%' AND (e.account_id IS NULL OR e.account_id = " + account + ")"
 }
 
-// sqliteOutboxInsert is outboxInsertSQL with ? parameters (the time and the
-// account id appear twice, so they are bound twice).
-var sqliteOutboxInsert = outboxInsertSQL(func(string) string { return "?" }, "")
+// outboxInsertSQL as a statement of its own, with ? parameters (the time and
+// the account id appear twice, so they are bound twice: outboxArgs): SQLite's
+// write of a task's change, and the review's and the pool's writes on both
+// databases (PostgreSQL with the casts it needs to type the parameters).
+var (
+	sqliteOutboxInsert   = outboxInsertSQL(func(string) string { return "?" }, "")
+	postgresOutboxInsert = outboxInsertSQL(func(cast string) string { return "?::" + cast }, "")
+)
 
-func sqliteOutboxArgs(n *domain.Notification) []any {
+func outboxArgs(n *domain.Notification) []any {
 	at := timeCol(n.At)
 	return []any{n.ID, string(n.Event), n.Subject, n.AccountID, string(n.Payload), at, at, string(n.Event), n.AccountID}
+}
+
+// insertNotification writes n's messages in tx, the transaction of the change
+// that causes it (the outbox).
+func (s *Store) insertNotification(ctx context.Context, tx *sqlx.Tx, n *domain.Notification) error {
+	query := sqliteOutboxInsert
+	if s.flavor.dialect == Postgres {
+		query = postgresOutboxInsert
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(query), outboxArgs(n)...); err != nil {
+		return fmt.Errorf("write notification %s: %w", n.ID, err)
+	}
+	return nil
 }
 
 // ClaimMessages leases due messages: at most c.PerEndpoint per endpoint,

@@ -615,7 +615,7 @@ func (s *Store) applyStatements(ctx context.Context, tx *sql.Tx, w write) error 
 		}
 	}
 	if w.notify != nil {
-		if _, err := exec(sqliteOutboxInsert, sqliteOutboxArgs(w.notify)...); err != nil {
+		if _, err := exec(sqliteOutboxInsert, outboxArgs(w.notify)...); err != nil {
 			return fmt.Errorf("write notification %s: %w", w.notify.ID, err)
 		}
 	}
