@@ -59,6 +59,8 @@ type Deps struct {
 	Extra []func(r gin.IRouter, api gin.IRouter)
 	// Metrics counts callbacks refused for overload; optional.
 	Metrics ports.Metrics
+	// Middleware runs first on every route (tracing's route naming).
+	Middleware []gin.HandlerFunc
 }
 
 // NewRouter builds the Gin engine with every route of §3 and §5.
@@ -71,6 +73,7 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	if access == nil {
 		access = d.Log
 	}
+	r.Use(d.Middleware...)
 	r.Use(withRequestID(), withAccessLog(access), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout),
 		withCompression(eventStreamRoutes))
 	r.NoRoute(func(c *gin.Context) {
