@@ -172,7 +172,7 @@ func byName(t *testing.T, spans tracetest.SpanStubs, name string) tracetest.Span
 func attrs(s tracetest.SpanStub) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -253,16 +253,16 @@ func TestNoSpanCarriesASecret(t *testing.T) {
 	for _, sp := range spans {
 		texts := []string{sp.Name, sp.Status.Description}
 		for _, kv := range sp.Attributes {
-			texts = append(texts, kv.Value.Emit())
+			texts = append(texts, kv.Value.String())
 		}
 		for _, ev := range sp.Events {
 			texts = append(texts, ev.Name)
 			for _, kv := range ev.Attributes {
-				texts = append(texts, kv.Value.Emit())
+				texts = append(texts, kv.Value.String())
 			}
 		}
 		for _, res := range sp.Resource.Attributes() {
-			texts = append(texts, res.Value.Emit())
+			texts = append(texts, res.Value.String())
 		}
 		for what, secret := range secrets {
 			for _, text := range texts {
