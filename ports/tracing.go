@@ -1,5 +1,7 @@
 package ports
 
+//go:generate go tool mockgen -typed -source=tracing.go -destination=mocks/tracing.go -package=mocks
+
 import "context"
 
 // Tracer starts spans for the application's own steps (a callback's
