@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"contenthub/adapters/creatortest"
 	"contenthub/adapters/creatorexec"
+	"contenthub/adapters/creatortest"
 	"contenthub/adapters/tracing"
 )
 
