@@ -55,7 +55,7 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger,
 		Events: hub, Metrics: m, Reviews: review.Reviews, Pool: review.Pool, TaskCounts: review.TaskCounts,
 		Middleware: tr.Middleware(),
-		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
+		Extra:      append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
 }
 
