@@ -58,8 +58,9 @@ bench:
 ## BENCH_LOAD_FLAGS passes options, e.g. BENCH_LOAD_FLAGS='-stores postgres -rounds 5'; '-subscribe' adds one
 ## webhook endpoint (§13) so the callback path also writes and sends an outbox message. Not part of `make test`.
 bench-load: build
+	$(GO) build -o $(BIN)/contenthub-notrace -tags notrace ./cmd/contenthub
 	$(GO) build -o $(BIN)/contenthub-loadbench ./cmd/contenthub-loadbench
-	./$(BIN)/contenthub-loadbench -contenthub $(BIN)/contenthub $(BENCH_LOAD_FLAGS)
+	./$(BIN)/contenthub-loadbench -contenthub $(BIN)/contenthub -contenthub-notrace $(BIN)/contenthub-notrace $(BENCH_LOAD_FLAGS)
 
 ## generate: regenerate the gomock mocks of ports/.
 generate:

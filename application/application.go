@@ -46,6 +46,21 @@ type Deps struct {
 	// timed out, cancelled): its slot is free, and the dispatcher of this
 	// replica looks for the next due task at once (§11). nil: nobody to tell.
 	SlotFreed func()
+	// Tracer opens the application's spans; nil when tracing is compiled out.
+	Tracer ports.Tracer
+}
+
+// noSpan is the span of a Deps without a Tracer.
+type noSpan struct{}
+
+func (noSpan) End(error, ...ports.Attr) {}
+
+// span opens a span of the application's own, or nothing without a Tracer.
+func (d Deps) span(ctx context.Context, name string, attrs ...ports.Attr) (context.Context, ports.Span) {
+	if d.Tracer == nil {
+		return ctx, noSpan{}
+	}
+	return d.Tracer.Start(ctx, name, attrs...)
 }
 
 func (d Deps) domainRules() domain.Rules {
@@ -172,7 +187,10 @@ func (d Deps) applied(ctx context.Context, ev domain.Event, t *domain.Task, out 
 		TaskID: t.ID(), AccountID: t.AccountID(), Status: t.Status(), Attempt: t.Attempt(),
 		Progress: t.Progress(), ContentID: t.ContentID(), ScheduleID: t.ScheduleID(), RunID: t.RunID(), At: t.UpdatedAt(),
 	}
-	if err := d.Publisher.Publish(ctx, te); err != nil {
+	ctx, span := d.span(ctx, "publish", ports.StringAttr(ports.AttrTaskID, t.ID()), ports.IntAttr(ports.AttrAttempt, t.Attempt()))
+	err := d.Publisher.Publish(ctx, te)
+	span.End(err)
+	if err != nil {
 		d.Log.Warn("publish task event", zap.String("task_id", t.ID()), zap.Error(err))
 	}
 }

@@ -117,6 +117,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]*domain.Task, map[stri
 		Owner: d.cfg.Owner, Now: d.deps.now(), Lease: d.cfg.Lease, Limit: n,
 		Capacity: d.cfg.Concurrency, Defaults: d.cfg.AccountDefaults,
 	}
+	ctx, span := d.deps.span(ctx, "dispatch.claim")
 	tasks, err := d.deps.Claimer.ClaimDue(ctx, q, func(t *domain.Task) (ports.TaskChanges, error) {
 		o := d.newOpening(t)
 		out, err := t.Apply(domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher,
@@ -127,6 +128,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]*domain.Task, map[stri
 		openings[t.ID()] = o
 		return ports.TaskChanges{SaveTask: out.Changed}, nil
 	})
+	span.End(err, ports.IntAttr(ports.AttrCount, len(tasks)))
 	return tasks, openings, err
 }
 
@@ -212,6 +214,9 @@ func (d *Dispatcher) newOpening(t *domain.Task) attemptOpening {
 // (closed at once for a run not supervised here).
 func (d *Dispatcher) submit(ctx context.Context, task *domain.Task, opening attemptOpening, free func()) <-chan struct{} {
 	log := d.deps.Log.With(zap.String("task_id", task.ID()), zap.Int("attempt", task.Attempt()))
+	// Each dispatch is a trace of its own: the generation's.
+	ctx, span := d.deps.span(ctx, "dispatch", ports.StringAttr(ports.AttrTaskID, task.ID()), ports.IntAttr(ports.AttrAttempt, task.Attempt()))
+	defer func() { span.End(nil) }()
 	callbackURL, token := opening.callbackURL, opening.token
 	req := ports.SubmitRequest{
 		TaskID: task.ID(), Attempt: task.Attempt(), ExternalRef: opening.ExternalRef, Brief: task.Brief(),
@@ -223,6 +228,10 @@ func (d *Dispatcher) submit(ctx context.Context, task *domain.Task, opening atte
 		}
 	}
 	result, submitErr := d.creator.Submit(ctx, req)
+	if submitErr != nil {
+		span.End(submitErr)
+		span = noSpan{}
+	}
 	if result.Running == nil {
 		free()
 	}

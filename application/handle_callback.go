@@ -70,6 +70,7 @@ func NewCallbacks(deps Deps, verifier ports.CallbackVerifier) *Callbacks {
 // ErrUnavailable (retry later); the channel's adapter answers each.
 func (c *Callbacks) Handle(ctx context.Context, in CallbackInput) (CallbackResult, error) {
 	started := c.deps.Clock.Now()
+	ctx, span := c.deps.span(ctx, "callback", ports.StringAttr(ports.AttrTaskID, in.TaskID))
 	res, err := c.handle(ctx, in)
 	outcome := string(res.Disposition)
 	if err != nil {
@@ -80,6 +81,8 @@ func (c *Callbacks) Handle(ctx context.Context, in CallbackInput) (CallbackResul
 		event = "unknown"
 	}
 	c.deps.Metrics.CallbackHandled(event, outcome, c.deps.Clock.Now().Sub(started))
+	span.End(err, ports.IntAttr(ports.AttrAttempt, res.Attempt), ports.StringAttr(ports.AttrEvent, event),
+		ports.StringAttr(ports.AttrOutcome, outcome))
 	return res, err
 }
 
@@ -123,14 +126,17 @@ func (c *Callbacks) readTask(ctx context.Context, in CallbackInput, deliveryID s
 	if err != nil {
 		return taskRead{err: err}, false
 	}
-	auth, authErr := c.authenticate(in, task)
+	auth, authErr := c.authenticate(ctx, in, task)
 	return taskRead{task: task, auth: auth, authErr: authErr}, seen
 }
 
-func (c *Callbacks) authenticate(in CallbackInput, task *domain.Task) (ports.Authentication, error) {
-	return c.verifier.Verify(ports.CallbackRequest{
+func (c *Callbacks) authenticate(ctx context.Context, in CallbackInput, task *domain.Task) (ports.Authentication, error) {
+	_, span := c.deps.span(ctx, "callback.authenticate", ports.StringAttr(ports.AttrTaskID, in.TaskID))
+	auth, err := c.verifier.Verify(ports.CallbackRequest{
 		TaskID: in.TaskID, Token: in.Token, Header: in.Header, Body: in.Body, ReceivedAt: in.ReceivedAt,
 	}, task.Attempts())
+	span.End(err, ports.StringAttr("contenthub.scheme", auth.Scheme), ports.IntAttr(ports.AttrAttempt, auth.Attempt))
+	return auth, err
 }
 
 // earlyRead is what the early duplicate check looked up without being able
@@ -188,7 +194,7 @@ func (c *Callbacks) answerRemembered(ctx context.Context, in CallbackInput, p Ca
 	if !ok {
 		return CallbackResult{}, false
 	}
-	auth, err := c.authenticate(in, task)
+	auth, err := c.authenticate(ctx, in, task)
 	if err != nil {
 		return CallbackResult{}, false // read and decided again
 	}
@@ -231,7 +237,9 @@ func (c *Callbacks) settle(ctx context.Context, in CallbackInput, early earlyRea
 func (c *Callbacks) admit(ctx context.Context, in CallbackInput, early earlyRead) (admitted, CallbackResult, error) {
 	res := CallbackResult{TaskID: in.TaskID}
 	// 1. The body is decoded once; not being a JSON object is answered first.
+	_, span := c.deps.span(ctx, "callback.decode", ports.StringAttr(ports.AttrTaskID, in.TaskID))
 	payload, decodeErr := in.Wire.DecodeCallback(in.Body)
+	span.End(decodeErr, ports.StringAttr(ports.AttrEvent, payload.Event))
 	var pe *PayloadError
 	if errors.As(decodeErr, &pe) && pe.Code == "invalid_json" {
 		return admitted{}, res, decodeErr

@@ -76,6 +76,13 @@ func (r *Reconciler) Run(ctx context.Context) {
 // for tasks that change.
 func (r *Reconciler) ReconcileOnce(ctx context.Context) (ReconcileReport, error) {
 	now := r.deps.now()
+	ctx, span := r.deps.span(ctx, "reconcile")
+	rep, err := r.reconcileOnce(ctx, now)
+	span.End(err, ports.IntAttr(ports.AttrCount, rep.Checked), ports.IntAttr("contenthub.repaired", rep.Repaired))
+	return rep, err
+}
+
+func (r *Reconciler) reconcileOnce(ctx context.Context, now time.Time) (ReconcileReport, error) {
 	tasks, err := r.deps.Stale.FindStale(ctx, ports.StaleQuery{HeardBefore: now.Add(-r.cfg.Grace), Now: now, Limit: r.cfg.Batch})
 	if err != nil {
 		return ReconcileReport{}, err
@@ -138,6 +145,8 @@ const (
 // may take seconds of content-creator's start-up.
 func (r *Reconciler) reconcile(ctx context.Context, t *domain.Task, now time.Time) verdict {
 	log := r.deps.Log.With(zap.String("task_id", t.ID()), zap.Int("attempt", t.Attempt()))
+	ctx, span := r.deps.span(ctx, "reconcile.task", ports.StringAttr(ports.AttrTaskID, t.ID()), ports.IntAttr(ports.AttrAttempt, t.Attempt()))
+	defer span.End(nil)
 	base := domain.Event{Source: domain.SourcePoll, Attempt: t.Attempt(), At: now}
 
 	if t.Status() == domain.StatusPending {

@@ -291,7 +291,13 @@ func (s *Scheduler) FireDue(ctx context.Context) (int, error) {
 	return created, errors.Join(errs...)
 }
 
-func (s *Scheduler) fireSchedule(ctx context.Context, id string, now time.Time) (int, error) {
+func (s *Scheduler) fireSchedule(ctx context.Context, id string, now time.Time) (created int, err error) {
+	ctx, span := s.u.deps.span(ctx, "schedule.run", ports.StringAttr("contenthub.schedule_id", id))
+	defer func() { span.End(err, ports.IntAttr(ports.AttrCount, created)) }()
+	return s.fireScheduleTraced(ctx, id, now)
+}
+
+func (s *Scheduler) fireScheduleTraced(ctx context.Context, id string, now time.Time) (int, error) {
 	due := func(sch *domain.Schedule, c domain.Cron) (domain.Due, bool) { return sch.Due(c, now, s.started) }
 	created := 0
 	for range maxFiresPerLook {

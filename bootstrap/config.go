@@ -107,6 +107,11 @@ type Config struct {
 	NotifyConcurrency         int           `env:"NOTIFY_CONCURRENCY" envDefault:"64"`
 	NotifyEndpointConcurrency int           `env:"NOTIFY_ENDPOINT_CONCURRENCY" envDefault:"4"`
 	NotifyPollInterval        time.Duration `env:"NOTIFY_POLL_INTERVAL" envDefault:"1s"`
+
+	// TracingDiscard records spans and drops them in process (benchmarks:
+	// the tracing SDK's cost without a collector). The exporter itself is
+	// configured by the standard OTEL_* variables, read by the SDK.
+	TracingDiscard bool `env:"TRACING_DISCARD" envDefault:"false"`
 }
 
 // MinRetention is the smallest RETENTION accepted: a bare number means

@@ -43,7 +43,7 @@ type RouteExtras struct {
 // NewRouter builds the Gin engine.
 func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, review ReviewRoutes, health ports.Health,
 	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, access AccessLogger,
-	extras RouteExtras, accounts *application.Accounts, batches *application.Batches) *gin.Engine {
+	extras RouteExtras, accounts *application.Accounts, batches *application.Batches, tr *Tracing) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if len(cfg.APITokens) == 0 {
 		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
@@ -54,7 +54,8 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 	return httpapi.NewRouter(httpConfig(cfg), httpapi.Deps{
 		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger,
 		Events: hub, Metrics: m, Reviews: review.Reviews, Pool: review.Pool, TaskCounts: review.TaskCounts, Accounts: accounts, Batches: batches,
-		Extra: append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
+		Middleware: tr.Middleware(),
+		Extra:      append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})
 }
 
@@ -135,8 +136,9 @@ func newHTTPListener(lc fx.Lifecycle, cfg Config) *httpListener {
 
 // NewHTTPServer serves on the listener ListenModule bound and shuts down
 // gracefully at stop, finishing in-flight callbacks (see drain.go).
-func NewHTTPServer(lc fx.Lifecycle, cfg Config, handler *gin.Engine, hub EventHub, ln *httpListener, log *zap.Logger) *HTTPServer {
+func NewHTTPServer(lc fx.Lifecycle, cfg Config, engine *gin.Engine, hub EventHub, ln *httpListener, tr *Tracing, log *zap.Logger) *HTTPServer {
 	s := &HTTPServer{}
+	handler := tr.Handler(engine)
 	s.srv = httpapi.NewServer(cfg.HTTPAddr, httpConfig(cfg), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inFlight.Add(1)
 		defer s.inFlight.Add(-1)

@@ -66,7 +66,8 @@ func App(cfg Config, role Role, extra ...fx.Option) fx.Option {
 	if role != RoleWorker {
 		opts = append(opts, ListenModule)
 	}
-	opts = append(opts, MigrationModule, CoreModule, NotifyModule, CreatorModule, SchedulesModule)
+	opts = append(opts, MigrationModule, CoreModule, NotifyModule, CreatorModule, SchedulesModule,
+		fx.Decorate(func(t *Tracing, c ports.ContentCreator) ports.ContentCreator { return t.Creator(c) }))
 	// fx stops in reverse start order: listing the worker first means the
 	// HTTP server stops accepting (and finishes in-flight callbacks) before
 	// the background loops (BackgroundGroup) stop.
@@ -171,6 +172,7 @@ var CoreModule = fx.Module("core",
 		func(h EventHub) ports.EventPublisher { return h },
 		func(h EventHub) ports.EventSubscriber { return h },
 		application.NewWakeup,
+		NewTracing,
 		NewDeps,
 		NewVerifier,
 		func(v *signature.Verifier) ports.CallbackVerifier { return v },
@@ -234,9 +236,11 @@ func NewRegistry() *prometheus.Registry {
 
 // NewDeps gathers the ports every use case shares.
 func NewDeps(cfg Config, store ports.TaskStore, clk ports.Clock, gen ports.IDGenerator,
-	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger, lifecycle LifecycleLogger, wakeup *application.Wakeup) application.Deps {
+	pub ports.EventPublisher, m ports.Metrics, log *zap.Logger, lifecycle LifecycleLogger, wakeup *application.Wakeup, tr *Tracing) application.Deps {
+	store = tr.Store(store)
 	return application.Deps{
-		Store: store, Claimer: store, Stale: store, Deliveries: store, Reader: store, Clock: clk, IDs: gen, Publisher: pub, Metrics: m, Log: log,
+		Tracer: tr.Tracer(),
+		Store:  store, Claimer: store, Stale: store, Deliveries: store, Reader: store, Clock: clk, IDs: gen, Publisher: pub, Metrics: m, Log: log,
 		Lifecycle: lifecycle.Logger,
 		Rules: application.Rules{TaskTimeout: cfg.TaskTimeout,
 			Backoff: domain.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}},

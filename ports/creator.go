@@ -32,6 +32,8 @@ type SubmitRequest struct {
 	ExternalRef string // the id content-creator will know the attempt by
 	domain.Brief
 	CallbackURL string // with the attempt's token; never logged
+	// Trace is the submission's trace context, set by the tracing decorator.
+	Trace TraceContext
 }
 
 // SubmitResult is content-creator's answer to a submission.

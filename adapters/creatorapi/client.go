@@ -254,6 +254,13 @@ func (c *Client) Submit(_ context.Context, req ports.SubmitRequest) (res ports.S
 		return ports.SubmitResult{}, fmt.Errorf("content-creator API create: %w", err)
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
+	if req.Trace.TraceParent != "" {
+		// The run joins the submission's trace (W3C Trace Context).
+		httpReq.Header.Set("traceparent", req.Trace.TraceParent)
+		if req.Trace.TraceState != "" {
+			httpReq.Header.Set("tracestate", req.Trace.TraceState)
+		}
+	}
 	c.mu.Lock()
 	c.inflight[req.ExternalRef] = cancel
 	c.mu.Unlock()

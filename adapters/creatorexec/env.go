@@ -3,6 +3,8 @@ package creatorexec
 import (
 	"fmt"
 	"strings"
+
+	"contenthub/ports"
 )
 
 // SecretEnv is the variable through which the child gets the signing secret.
@@ -78,6 +80,27 @@ func childEnv(base []string, policy EnvPolicy, extra []string, secret string) []
 		env = append(env, SecretEnv+"="+secret)
 	}
 	return env
+}
+
+// TraceParentEnv and TraceStateEnv hand a submission's W3C trace context
+// to its child, the names OpenTelemetry's environment-variable carriers read.
+const (
+	TraceParentEnv = "TRACEPARENT"
+	TraceStateEnv  = "TRACESTATE"
+)
+
+// withTrace is env with the submission's trace context, when it has one. An
+// inherited TRACEPARENT never reaches a child (BaseEnv does not pass it).
+func withTrace(env []string, tc ports.TraceContext) []string {
+	if tc.TraceParent == "" {
+		return env
+	}
+	out := append(make([]string, 0, len(env)+2), env...)
+	out = append(out, TraceParentEnv+"="+tc.TraceParent)
+	if tc.TraceState != "" {
+		out = append(out, TraceStateEnv+"="+tc.TraceState)
+	}
+	return out
 }
 
 func (p EnvPolicy) withDefaults() EnvPolicy {

@@ -25,6 +25,11 @@ var errTimeoutCause = errors.New("creatorexec: run timeout")
 // a wrapper script, `go run`'s binary) die too. A child that exited leaves its
 // grandchildren alone: a detached worker may outlive create on purpose.
 func (r *Runner) run(ctx context.Context, command string, timeout time.Duration, args []string, red redactor) (output, error) {
+	return r.runWith(ctx, command, timeout, args, red, r.env)
+}
+
+// runWith is run with the child's environment given.
+func (r *Runner) runWith(ctx context.Context, command string, timeout time.Duration, args []string, red redactor, env []string) (output, error) {
 	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeoutCause)
 	defer cancel()
 
@@ -34,7 +39,7 @@ func (r *Runner) run(ctx context.Context, command string, timeout time.Duration,
 
 	cmd := exec.CommandContext(runCtx, r.program, append(append([]string(nil), r.baseArgs...), args...)...)
 	cmd.Dir = r.cfg.Dir
-	cmd.Env = r.env
+	cmd.Env = env
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -180,7 +180,7 @@ func (r *Runner) Submit(ctx context.Context, req ports.SubmitRequest) (res ports
 		return ports.SubmitResult{}, errors.New("content-creator create: empty external ref")
 	}
 	red := newRedactor(r.cfg.Secret, req.CallbackURL)
-	out, err := r.run(ctx, "create", r.cfg.SubmitTimeout, createArgs(req), red)
+	out, err := r.runWith(ctx, "create", r.cfg.SubmitTimeout, createArgs(req), red, withTrace(r.env, req.Trace))
 	if err != nil {
 		return ports.SubmitResult{}, submitError(err, out)
 	}

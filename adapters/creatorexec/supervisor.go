@@ -144,7 +144,7 @@ func (s *Supervisor) Submit(_ context.Context, req ports.SubmitRequest) (res por
 	}
 	// Not CommandContext: the run outlives the submission.
 	cmd := exec.Command(r.program, append(append([]string(nil), r.baseArgs...), syncCreateArgs(req)...)...)
-	cmd.Dir, cmd.Env = r.cfg.Dir, r.env
+	cmd.Dir, cmd.Env = r.cfg.Dir, withTrace(r.env, req.Trace)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -64,6 +64,8 @@ type Deps struct {
 	Accounts *application.Accounts
 	// Batches serves the batch create route; without it it is not registered.
 	Batches *application.Batches
+	// Middleware runs first on every route (tracing's route naming).
+	Middleware []gin.HandlerFunc
 }
 
 // NewRouter builds the Gin engine with every route of §3 and §5.
@@ -76,6 +78,7 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	if access == nil {
 		access = d.Log
 	}
+	r.Use(d.Middleware...)
 	r.Use(withRequestID(), withAccessLog(access), withRecovery(d.Log), withDeadlines(cfg.ReadTimeout, cfg.WriteTimeout),
 		withCompression(eventStreamRoutes))
 	r.NoRoute(func(c *gin.Context) {

@@ -68,6 +68,11 @@ type options struct {
 	// and the service sends it: compare its first deliveries with a run
 	// without.
 	subscribe bool
+	// The tracing A/B: the binary built with -tags notrace ("" skips it),
+	// callbacks per variant and round, and their concurrency.
+	notraceBinary string
+	tracingN      int
+	tracingC      int
 }
 
 func parseOptions(args []string) (options, error) {
@@ -87,6 +92,9 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.poolEntries, "pool-entries", 100000, "pending publish-pool entries the claim measurement starts from (0: skip it)")
 	fs.IntVar(&o.poolClaims, "pool-claims", 300, "claims of 10 entries measured per store")
 	fs.BoolVar(&o.onlyPool, "only-pool", false, "measure the publish-pool claim only")
+	fs.StringVar(&o.notraceBinary, "contenthub-notrace", "", "the service built with -tags notrace: runs the tracing A/B on the first store (empty: skipped)")
+	fs.IntVar(&o.tracingN, "tracing-n", 2000, "callbacks per variant and round of the tracing A/B (CPU is read in 10 ms ticks: 2,000 callbacks make a tick about 0.5 % of the reference)")
+	fs.IntVar(&o.tracingC, "tracing-c", 8, "concurrency of the tracing A/B")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (service logs) and schemas")
 	fs.BoolVar(&o.subscribe, "subscribe", false, "subscribe one webhook endpoint (a loopback receiver) to every task outcome")
 	fs.Func("env", "KEY=VALUE added to the service's environment (repeatable), e.g. LOG_LEVEL=warn", func(kv string) error {
@@ -120,6 +128,11 @@ func parseOptions(args []string) (options, error) {
 	var err error
 	if o.binary, err = filepath.Abs(o.binary); err != nil {
 		return o, err
+	}
+	if o.notraceBinary != "" {
+		if o.notraceBinary, err = filepath.Abs(o.notraceBinary); err != nil {
+			return o, err
+		}
 	}
 	return o, nil
 }
@@ -156,6 +169,11 @@ func run(args []string, out io.Writer) error {
 			return fmt.Errorf("%s: %w", store, err)
 		}
 		res.print(out, o)
+	}
+	if o.notraceBinary != "" && len(o.stores) > 0 && !o.onlyPool {
+		if err := runTracingAB(ctx, o, o.stores[0], string(raw), self, out); err != nil {
+			return err
+		}
 	}
 	if o.poolEntries > 0 {
 		if o.poolClaims < 1 || o.poolClaims*10 > o.poolEntries {
