@@ -854,6 +854,13 @@ async function showWebhooks(id) {
       el('td', {}, time(m.next_attempt_at)), el('td', {}, replay));
   }));
   byId('messages-empty').hidden = log.items.length > 0;
+  // Messages are sent in the background (a replay, a retry): the log is
+  // read again while it is on screen, so new attempts show up by themselves.
+  clearTimeout(refreshTimer);
+  const shown = location.hash;
+  refreshTimer = setTimeout(() => {
+    if (location.hash === shown) showWebhooks(id).catch((err) => showNotice(err.message));
+  }, 2000);
 }
 
 // ---- routing ----
