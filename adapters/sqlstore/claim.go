@@ -31,20 +31,26 @@ func dueTask(t string) string {
 // backlogSQL walks the accounts that have waiting tasks (one index probe
 // each, tasks_account_due_idx) and reads, per account, its oldest due task,
 // its due tasks up to a cap, and its own limits. Accounts whose waiting tasks
-// are all in backoff come out with no oldest due task.
-var backlogSQL = `WITH RECURSIVE backlog(account_id) AS (
-		SELECT (SELECT account_id FROM tasks WHERE ` + waitingTask + ` ORDER BY account_id LIMIT 1)
+// are all in backoff come out with no oldest due task. hint names the index
+// each read of tasks t is to use (flavor.indexHint).
+func backlogSQL(hint func(index string) string) string {
+	dueIndex, oldestIndex := hint("tasks_account_due_idx"), hint("tasks_account_oldest_idx")
+	return `WITH RECURSIVE backlog(account_id) AS (
+		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE t.status = 'pending' AND NOT t.attempt_open
+				ORDER BY t.account_id LIMIT 1)
 		UNION ALL
-		SELECT (SELECT t.account_id FROM tasks t WHERE t.status = 'pending' AND NOT t.attempt_open
+		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE t.status = 'pending' AND NOT t.attempt_open
 				AND t.account_id > b.account_id ORDER BY t.account_id LIMIT 1)
 		FROM backlog b WHERE b.account_id IS NOT NULL
 	)
 	SELECT b.account_id AS account_id,
-		(SELECT min(t.created_at) FROM tasks t WHERE t.account_id = b.account_id AND ` + dueTask("t") + `) AS oldest_due,
-		(SELECT count(*) FROM (SELECT 1 AS one FROM tasks t WHERE t.account_id = b.account_id AND ` + dueTask("t") + ` LIMIT ?) d) AS due,
+		(SELECT t.created_at FROM tasks t` + oldestIndex + ` WHERE t.account_id = b.account_id AND ` + dueTask("t") + `
+				ORDER BY t.created_at LIMIT 1) AS oldest_due,
+		(SELECT count(*) FROM (SELECT 1 AS one FROM tasks t` + dueIndex + ` WHERE t.account_id = b.account_id AND ` + dueTask("t") + ` LIMIT ?) d) AS due,
 		l.max_concurrency AS max_concurrency, l.max_tasks_per_hour AS max_tasks_per_hour, l.weight AS weight
 	FROM backlog b LEFT JOIN account_limits l ON l.account_id = b.account_id
 	WHERE b.account_id IS NOT NULL`
+}
 
 // runningSQL counts running attempts per account (tasks_running_idx).
 var runningSQL = `SELECT account_id, count(*) AS n FROM tasks WHERE ` + runningTask + ` GROUP BY account_id`
@@ -159,7 +165,7 @@ func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery)
 	}
 	nowCol := timeCol(q.Now)
 	var backlog []backlogRow
-	if err := tx.SelectContext(ctx, &backlog, tx.Rebind(backlogSQL), nowCol, nowCol, nowCol, nowCol, free); err != nil {
+	if err := tx.SelectContext(ctx, &backlog, tx.Rebind(backlogSQL(s.flavor.indexHint)), nowCol, nowCol, nowCol, nowCol, free); err != nil {
 		return nil, fmt.Errorf("claim due tasks: read the backlog: %w", err)
 	}
 	loads := make([]domain.AccountLoad, 0, len(backlog))
@@ -204,8 +210,8 @@ func (s *Store) leasePicks(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery,
 	args := []any{q.Owner, timeCol(q.Now.Add(q.Lease))}
 	branches := make([]string, len(order))
 	for i, a := range order {
-		branches[i] = fmt.Sprintf(`SELECT id FROM (SELECT t.id FROM tasks t WHERE t.account_id = ? AND %s
-			ORDER BY t.priority DESC, t.created_at, t.id LIMIT ?%s) p%d`, dueTask("t"), s.flavor.skipLocked, i)
+		branches[i] = fmt.Sprintf(`SELECT id FROM (SELECT t.id FROM tasks t%s WHERE t.account_id = ? AND %s
+			ORDER BY t.priority DESC, t.created_at, t.id LIMIT ?%s) p%d`, s.flavor.indexHint("tasks_account_due_idx"), dueTask("t"), s.flavor.skipLocked, i)
 		args = append(args, a, nowCol, nowCol, count[a])
 	}
 	query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1

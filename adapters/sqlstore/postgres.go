@@ -65,6 +65,7 @@ func newPostgresStore(ctx context.Context, db *sqlx.DB) (*Store, error) {
 		dialect:    Postgres,
 		lockRow:    " FOR UPDATE OF t", // t: the task, not its attempts (LEFT JOIN)
 		skipLocked: " FOR UPDATE SKIP LOCKED",
+		indexHint:  func(string) string { return "" },
 		// Per schema, like the migration lock.
 		serializeClaims: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", claimLockID(schema.String)),
 		// One snapshot for a task and its attempts.

@@ -81,6 +81,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		// holds the database's write lock for the whole transaction.
 		lockRow:    "",
 		skipLocked: "",
+		indexHint:  func(index string) string { return " INDEXED BY " + index },
 		// A read transaction in WAL mode reads one snapshot.
 		readTx: &sql.TxOptions{ReadOnly: true},
 	}, goose.DialectSQLite3, fsys)

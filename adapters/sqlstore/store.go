@@ -75,6 +75,14 @@ type flavor struct {
 	// committed before it (PostgreSQL: a transaction-scoped advisory lock;
 	// SQLite's single writer already serialises them).
 	serializeClaims string
+	// indexHint, given an index, is what follows "FROM tasks t" in the fair
+	// claim's reads of waiting tasks. SQLite without ANALYZE statistics
+	// rates an equality on status (tasks_stale_timeout_idx, tasks_claim_idx)
+	// above the partial indexes of 00004, then sorts or filters every
+	// pending task once per account in the backlog (issue #16): INDEXED BY
+	// pins the partial index, one probe per account. PostgreSQL's planner
+	// picks the partial indexes by itself.
+	indexHint func(index string) string
 	// readTx are the options of read-only transactions, chosen so that a
 	// task and its attempts are read from one snapshot.
 	readTx *sql.TxOptions

@@ -11,12 +11,14 @@ CREATE TABLE account_limits (
     weight             INTEGER     NOT NULL CHECK (weight >= 1),
     updated_at         TEXT        NOT NULL
 ) STRICT;
--- An account's best due task (priority desc, then oldest), and the walk over
--- the accounts that have a backlog (one index probe per account).
-CREATE INDEX tasks_account_due_idx ON tasks (account_id, priority DESC, created_at, id)
+-- An account's best due task (priority desc, then oldest), its count of due
+-- tasks, and the walk over the accounts that have a backlog (one index probe
+-- per account). next_attempt_at and lease_until make it covering: whether a
+-- waiting task is due is read from the index, not the table.
+CREATE INDEX tasks_account_due_idx ON tasks (account_id, priority DESC, created_at, id, next_attempt_at, lease_until)
     WHERE status = 'pending' AND NOT attempt_open;
--- An account's oldest waiting task, the fair share's tie-break.
-CREATE INDEX tasks_account_oldest_idx ON tasks (account_id, created_at)
+-- An account's oldest due task, the fair share's tie-break (covering too).
+CREATE INDEX tasks_account_oldest_idx ON tasks (account_id, created_at, next_attempt_at, lease_until)
     WHERE status = 'pending' AND NOT attempt_open;
 -- Running attempts (slots held), counted per account in the claim.
 CREATE INDEX tasks_running_idx ON tasks (account_id)
