@@ -36,10 +36,10 @@ func dueTask(t string) string {
 func backlogSQL(hint func(index string) string) string {
 	dueIndex, oldestIndex := hint("tasks_account_due_idx"), hint("tasks_account_oldest_idx")
 	return `WITH RECURSIVE backlog(account_id) AS (
-		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE t.status = 'pending' AND NOT t.attempt_open
+		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE ` + waitingTask + `
 				ORDER BY t.account_id LIMIT 1)
 		UNION ALL
-		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE t.status = 'pending' AND NOT t.attempt_open
+		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE ` + waitingTask + `
 				AND t.account_id > b.account_id ORDER BY t.account_id LIMIT 1)
 		FROM backlog b WHERE b.account_id IS NOT NULL
 	)
