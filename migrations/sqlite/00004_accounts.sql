@@ -13,12 +13,15 @@ CREATE TABLE account_limits (
 ) STRICT;
 -- An account's best due task (priority desc, then oldest), its count of due
 -- tasks, and the walk over the accounts that have a backlog (one index probe
--- per account). next_attempt_at and lease_until make it covering: whether a
--- waiting task is due is read from the index, not the table.
-CREATE INDEX tasks_account_due_idx ON tasks (account_id, priority DESC, created_at, id, next_attempt_at, lease_until)
+-- per account). The trailing columns make it covering: whether a waiting task
+-- is due is read from the index, not the table (SQLite counts a column of the
+-- WHERE as read even when the index's own WHERE implies it).
+CREATE INDEX tasks_account_due_idx ON tasks
+    (account_id, priority DESC, created_at, id, next_attempt_at, lease_until, status, attempt_open)
     WHERE status = 'pending' AND NOT attempt_open;
 -- An account's oldest due task, the fair share's tie-break (covering too).
-CREATE INDEX tasks_account_oldest_idx ON tasks (account_id, created_at, next_attempt_at, lease_until)
+CREATE INDEX tasks_account_oldest_idx ON tasks
+    (account_id, created_at, next_attempt_at, lease_until, status, attempt_open)
     WHERE status = 'pending' AND NOT attempt_open;
 -- Running attempts (slots held), counted per account in the claim.
 CREATE INDEX tasks_running_idx ON tasks (account_id)
