@@ -21,6 +21,9 @@ const (
 	AttemptFailed      AttemptState = "failed"
 	AttemptTimedOut    AttemptState = "timeout"
 	AttemptCancelled   AttemptState = "cancelled"
+	// AttemptWithdrawn: opened, then given back unsent (content-creator was
+	// unavailable); the next claim opens the same attempt number again.
+	AttemptWithdrawn AttemptState = "withdrawn"
 )
 
 // Attempt is one submission: its own callback token (stored hashed), its own

@@ -14,12 +14,16 @@ const (
 	EventDeadline    EventKind = "deadline_passed" // the attempt ran past its timeout
 	EventCancel      EventKind = "cancel"          // an operator cancels the task
 	EventRetry       EventKind = "retry"           // an operator asks for a fresh attempt
+	// EventWithdraw: the dispatcher gives back the attempt it opened without
+	// sending it (the circuit breaker of SERVICE.md §14 is open): the task
+	// waits, pending, on the same attempt, and no retry is spent.
+	EventWithdraw EventKind = "withdraw_attempt"
 )
 
 // attemptScoped events belong to one attempt; for an older attempt they are stale.
 func (k EventKind) attemptScoped() bool {
 	switch k {
-	case EventSubmitted, EventProgress, EventCompleted, EventFailed, EventDeadline:
+	case EventSubmitted, EventProgress, EventCompleted, EventFailed, EventDeadline, EventWithdraw:
 		return true
 	}
 	return false

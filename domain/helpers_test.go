@@ -65,6 +65,10 @@ func openEv(at time.Time) domain.Event {
 	return domain.Event{Kind: domain.EventOpenAttempt, Source: domain.SourceDispatcher, At: at}
 }
 
+func withdrawEv(attempt int, at time.Time) domain.Event {
+	return domain.Event{Kind: domain.EventWithdraw, Source: domain.SourceDispatcher, Attempt: attempt, At: at}
+}
+
 func submitEv(attempt int, at time.Time) domain.Event {
 	return domain.Event{Kind: domain.EventSubmitted, Source: domain.SourceDispatcher, Attempt: attempt, At: at}
 }

@@ -24,6 +24,7 @@ const (
 	moveDeadline
 	moveCancel
 	moveRetry
+	moveWithdraw // the dispatcher gives an unsent attempt back
 )
 
 // transitions is the §2 table as data. Apply is the only reader; a missing
@@ -38,6 +39,7 @@ var transitions = map[Status]map[EventKind]move{
 		EventDeadline:    moveNA,
 		EventCancel:      moveCancel,
 		EventRetry:       moveConflict,
+		EventWithdraw:    moveWithdraw,
 	},
 	StatusSubmitted: {
 		EventOpenAttempt: moveConflict,
@@ -48,6 +50,7 @@ var transitions = map[Status]map[EventKind]move{
 		EventDeadline:    moveDeadline,
 		EventCancel:      moveCancel,
 		EventRetry:       moveConflict,
+		EventWithdraw:    moveConflict,
 	},
 	StatusProcessing: {
 		EventOpenAttempt: moveConflict,
@@ -58,6 +61,7 @@ var transitions = map[Status]map[EventKind]move{
 		EventDeadline:    moveDeadline,
 		EventCancel:      moveCancel,
 		EventRetry:       moveConflict,
+		EventWithdraw:    moveConflict,
 	},
 	StatusCompleted: terminalRow(moveConflict, moveIgnore),
 	StatusFailed:    terminalRow(moveRetry, moveIgnore),
@@ -75,6 +79,7 @@ func terminalRow(retry, completed move) map[EventKind]move {
 		EventDeadline:    moveNA,
 		EventCancel:      moveConflict,
 		EventRetry:       retry,
+		EventWithdraw:    moveNA,
 	}
 }
 
@@ -156,6 +161,11 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 			return out, fmt.Errorf("attempt %d is already open: %w", t.attempt, ErrConflict)
 		}
 		t.openAttempt(ev.Open, at)
+	case moveWithdraw:
+		if !t.attemptOpen {
+			return out.ignore("no attempt is open"), nil
+		}
+		t.withdraw()
 	case moveSubmit:
 		if !t.attemptOpen {
 			return out.ignore("no attempt is open"), nil
@@ -227,6 +237,14 @@ func (t *Task) openAttempt(o Opening, at time.Time) {
 		Number: t.attempt, ExternalRef: ref, TokenHash: o.TokenHash, CallbackURL: o.CallbackURL,
 		State: AttemptOpen, OpenedAt: at,
 	})
+}
+
+// withdraw closes the open attempt unsent: the task is due again as it was,
+// on the same attempt number, with nothing spent.
+func (t *Task) withdraw() {
+	t.attemptOpen = false
+	t.leaseOwner, t.leaseUntil = "", time.Time{}
+	t.updateAttempt(func(a *Attempt) { a.State = AttemptWithdrawn })
 }
 
 // repeatsOutcome reports whether ev tells the current attempt's outcome

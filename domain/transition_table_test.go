@@ -23,6 +23,7 @@ const (
 	cancel      column = "cancel"
 	openAttempt column = "open_attempt"
 	retry       column = "retry"
+	withdraw    column = "withdraw_attempt"
 )
 
 // event builds the column's event for attempt 1 at a time past its deadline.
@@ -45,6 +46,8 @@ func (c column) event() domain.Event {
 		return openEv(at)
 	case retry:
 		return retryEv(at)
+	case withdraw:
+		return withdrawEv(1, at)
 	}
 	panic("unknown column " + string(c))
 }
@@ -114,6 +117,7 @@ var transitionTable = []transitionCell{
 	{pending, notOpen, cancel, either, cancelled, 1, changed},
 	{pending, notOpen, openAttempt, either, pending, 1, changed},
 	{pending, notOpen, retry, either, pending, 1, conflict},
+	{pending, notOpen, withdraw, either, pending, 1, ignored},
 
 	// pending with its attempt open (the CLI running): events act as in submitted (*).
 	{pending, open, submitOK, either, submitted, 1, changed},
@@ -126,6 +130,7 @@ var transitionTable = []transitionCell{
 	{pending, open, cancel, either, cancelled, 1, changed},
 	{pending, open, openAttempt, either, pending, 1, conflict},
 	{pending, open, retry, either, pending, 1, conflict},
+	{pending, open, withdraw, either, pending, 1, changed}, // given back unsent: same attempt, due again
 
 	{submitted, open, submitOK, either, submitted, 1, ignored},
 	{submitted, open, progress, either, processing, 1, changed},
@@ -137,6 +142,7 @@ var transitionTable = []transitionCell{
 	{submitted, open, cancel, either, cancelled, 1, changed},
 	{submitted, open, openAttempt, either, submitted, 1, conflict},
 	{submitted, open, retry, either, submitted, 1, conflict},
+	{submitted, open, withdraw, either, submitted, 1, conflict},
 
 	{processing, open, submitOK, either, processing, 1, ignored},
 	{processing, open, progress, either, processing, 1, changed},
@@ -148,6 +154,7 @@ var transitionTable = []transitionCell{
 	{processing, open, cancel, either, cancelled, 1, changed},
 	{processing, open, openAttempt, either, processing, 1, conflict},
 	{processing, open, retry, either, processing, 1, conflict},
+	{processing, open, withdraw, either, processing, 1, conflict},
 
 	{done, open, submitOK, either, done, 1, ignored},
 	{done, open, progress, either, done, 1, ignored},
@@ -158,6 +165,7 @@ var transitionTable = []transitionCell{
 	{done, open, cancel, either, done, 1, conflict},
 	{done, open, openAttempt, either, done, 1, conflict},
 	{done, open, retry, either, done, 1, conflict},
+	{done, open, withdraw, either, done, 1, ignored},
 
 	{failedSt, open, submitOK, either, failedSt, 1, ignored},
 	{failedSt, open, progress, either, failedSt, 1, ignored},
@@ -168,6 +176,7 @@ var transitionTable = []transitionCell{
 	{failedSt, open, cancel, either, failedSt, 1, conflict},
 	{failedSt, open, openAttempt, either, failedSt, 1, conflict},
 	{failedSt, open, retry, either, pending, 2, changed},
+	{failedSt, open, withdraw, either, failedSt, 1, ignored},
 
 	{cancelled, open, submitOK, either, cancelled, 1, ignored},
 	{cancelled, open, progress, either, cancelled, 1, ignored},
@@ -178,6 +187,7 @@ var transitionTable = []transitionCell{
 	{cancelled, open, cancel, either, cancelled, 1, conflict},
 	{cancelled, open, openAttempt, either, cancelled, 1, conflict},
 	{cancelled, open, retry, either, pending, 2, changed},
+	{cancelled, open, withdraw, either, cancelled, 1, ignored},
 
 	{timedOut, open, submitOK, either, timedOut, 1, ignored},
 	{timedOut, open, progress, either, timedOut, 1, ignored},
@@ -188,6 +198,7 @@ var transitionTable = []transitionCell{
 	{timedOut, open, cancel, either, timedOut, 1, conflict},
 	{timedOut, open, openAttempt, either, timedOut, 1, conflict},
 	{timedOut, open, retry, either, pending, 2, changed},
+	{timedOut, open, withdraw, either, timedOut, 1, ignored},
 }
 
 // TestTransitionTable checks every cell of transitionTable against Apply.
@@ -242,7 +253,7 @@ func TestTransitionTableIsComplete(t *testing.T) {
 			opens = []bool{notOpen, open}
 		}
 		for _, o := range opens {
-			for _, ev := range []column{submitOK, progress, completed, deadline, cancel, openAttempt, retry} {
+			for _, ev := range []column{submitOK, progress, completed, deadline, cancel, openAttempt, retry, withdraw} {
 				require.True(t, have[key{status, o, ev, either}], "missing cell %s (open %v) × %s", status, o, ev)
 			}
 			for _, l := range []bool{left, noneLeft} {

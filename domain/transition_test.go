@@ -564,3 +564,36 @@ func TestLeaseIsReleasedWhenContentCreatorTakesOver(t *testing.T) {
 	require.Empty(t, task.LeaseOwner())
 	require.True(t, task.LeaseUntil().IsZero())
 }
+
+// TestAWithdrawnAttemptSpendsNothing: an attempt opened and given back unsent
+// (content-creator unavailable, §14) leaves the task due on the same attempt
+// with its retries intact; the next claim opens that attempt again.
+func TestAWithdrawnAttemptSpendsNothing(t *testing.T) {
+	task := newTask(t)
+	due := task.NextAttemptAt()
+	_, err := task.Apply(openEv(t0.Add(time.Minute)), rules)
+	require.NoError(t, err)
+	task.Lease("worker-1", t0.Add(2*time.Minute))
+
+	out, err := task.Apply(withdrawEv(1, t0.Add(time.Minute)), rules)
+	require.NoError(t, err)
+	require.True(t, out.Changed)
+	require.False(t, out.Retrying)
+	require.Equal(t, domain.StatusPending, task.Status())
+	require.Equal(t, 1, task.Attempt())
+	require.False(t, task.AttemptOpen())
+	require.Equal(t, due, task.NextAttemptAt(), "due as before")
+	require.Empty(t, task.LeaseOwner())
+	a, ok := task.CurrentAttempt()
+	require.True(t, ok)
+	require.Equal(t, domain.AttemptWithdrawn, a.State)
+	_, hasError := task.LastError()
+	require.False(t, hasError, "nothing failed")
+
+	_, err = task.Apply(openEv(t0.Add(3*time.Minute)), rules)
+	require.NoError(t, err)
+	require.Len(t, task.Attempts(), 1, "the same attempt, opened again")
+	a, _ = task.CurrentAttempt()
+	require.Equal(t, domain.AttemptOpen, a.State)
+	require.Equal(t, 1, a.Number)
+}
