@@ -109,6 +109,13 @@ const (
 	CreatorHealthUnknown CreatorHealthStatus = "unknown" // neither yet
 )
 
+// CreatorHealthReporter says whether content-creator can be reached: the
+// dispatcher opens no attempt while it reports CreatorDown, the health route
+// and the metrics show it.
+type CreatorHealthReporter interface {
+	Health() CreatorHealth
+}
+
 // CreatorHealth is the snapshot GET /api/v1/content/health shows as creator.
 type CreatorHealth struct {
 	Status    CreatorHealthStatus

@@ -41,6 +41,10 @@ const (
 type Config struct {
 	Failures      int           // CREATOR_BREAKER_FAILURES
 	ProbeInterval time.Duration // CREATOR_PROBE_INTERVAL
+	// Closed, when set, is called each time the breaker closes after it was
+	// open (outside its lock): the dispatcher's wake-up, so waiting tasks go
+	// at once rather than at its next sweep.
+	Closed func()
 }
 
 // Creator is what the breaker wraps: a content-creator that can be probed.
@@ -67,8 +71,9 @@ type Breaker struct {
 }
 
 var (
-	_ ports.ContentCreator = (*Breaker)(nil)
-	_ ports.CreatorProber  = (*Breaker)(nil)
+	_ ports.ContentCreator        = (*Breaker)(nil)
+	_ ports.CreatorProber         = (*Breaker)(nil)
+	_ ports.CreatorHealthReporter = (*Breaker)(nil)
 )
 
 // New wraps inner; clk stamps the health and, if it has After, times the
@@ -153,10 +158,14 @@ func (b *Breaker) Run(ctx context.Context) {
 
 func (b *Breaker) reached() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.failures = 0
+	wasOpen := b.health.Status == ports.CreatorDown
 	if b.health.Status != ports.CreatorUp {
 		b.health = ports.CreatorHealth{Status: ports.CreatorUp, Since: b.clock.Now(), LastError: b.health.LastError}
+	}
+	b.mu.Unlock()
+	if wasOpen && b.cfg.Closed != nil {
+		b.cfg.Closed()
 	}
 }
 

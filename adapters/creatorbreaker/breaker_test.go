@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,7 +170,9 @@ func TestACallerGivingUpIsNoFailureToReachIt(t *testing.T) {
 func TestProbesCloseItOnTheFirstSuccess(t *testing.T) {
 	inner := &fakeCreator{submits: []error{errDown, errDown, nil}, probes: []error{errProbeDown, nil}}
 	clk := newClock()
-	b, err := creatorbreaker.New(inner, creatorbreaker.Config{Failures: 2, ProbeInterval: 5 * time.Second}, clk)
+	var closed atomic.Int32
+	b, err := creatorbreaker.New(inner, creatorbreaker.Config{Failures: 2, ProbeInterval: 5 * time.Second,
+		Closed: func() { closed.Add(1) }}, clk)
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -191,10 +194,12 @@ func TestProbesCloseItOnTheFirstSuccess(t *testing.T) {
 	require.Equal(t, ports.CreatorHealth{Status: ports.CreatorDown, Since: downSince, LastError: errProbeDown.Error()}, b.Health(),
 		"a failed probe keeps it open")
 	require.ErrorIs(t, submit(t, b), domain.ErrCreatorUnavailable)
+	require.Zero(t, closed.Load(), "still open")
 
 	clk.advance(5 * time.Second)
 	clk.tick(t, timer)
 	require.Equal(t, ports.CreatorUp, b.Health().Status)
+	require.Equal(t, int32(1), closed.Load(), "closing is announced once")
 	require.Equal(t, clk.Now(), b.Health().Since)
 	require.NoError(t, submit(t, b), "dispatch resumes")
 	sent, probed := inner.counts()

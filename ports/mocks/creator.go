@@ -318,3 +318,65 @@ func (c *MockCreatorProberProbeCall) DoAndReturn(f func(context.Context) error) 
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
+
+// MockCreatorHealthReporter is a mock of CreatorHealthReporter interface.
+type MockCreatorHealthReporter struct {
+	ctrl     *gomock.Controller
+	recorder *MockCreatorHealthReporterMockRecorder
+	isgomock struct{}
+}
+
+// MockCreatorHealthReporterMockRecorder is the mock recorder for MockCreatorHealthReporter.
+type MockCreatorHealthReporterMockRecorder struct {
+	mock *MockCreatorHealthReporter
+}
+
+// NewMockCreatorHealthReporter creates a new mock instance.
+func NewMockCreatorHealthReporter(ctrl *gomock.Controller) *MockCreatorHealthReporter {
+	mock := &MockCreatorHealthReporter{ctrl: ctrl}
+	mock.recorder = &MockCreatorHealthReporterMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockCreatorHealthReporter) EXPECT() *MockCreatorHealthReporterMockRecorder {
+	return m.recorder
+}
+
+// Health mocks base method.
+func (m *MockCreatorHealthReporter) Health() ports.CreatorHealth {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Health")
+	ret0, _ := ret[0].(ports.CreatorHealth)
+	return ret0
+}
+
+// Health indicates an expected call of Health.
+func (mr *MockCreatorHealthReporterMockRecorder) Health() *MockCreatorHealthReporterHealthCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Health", reflect.TypeOf((*MockCreatorHealthReporter)(nil).Health))
+	return &MockCreatorHealthReporterHealthCall{Call: call}
+}
+
+// MockCreatorHealthReporterHealthCall wrap *gomock.Call
+type MockCreatorHealthReporterHealthCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockCreatorHealthReporterHealthCall) Return(arg0 ports.CreatorHealth) *MockCreatorHealthReporterHealthCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockCreatorHealthReporterHealthCall) Do(f func() ports.CreatorHealth) *MockCreatorHealthReporterHealthCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockCreatorHealthReporterHealthCall) DoAndReturn(f func() ports.CreatorHealth) *MockCreatorHealthReporterHealthCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
