@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,11 @@ type DispatcherConfig struct {
 	Callbacks       bool          // WEBHOOK_ENABLED: hand content-creator a callback URL
 	Tokens          bool          // WEBHOOK_CALLBACK_TOKENS: put a per-attempt token in it
 	RefPrefix       string        // CREATOR_REF_PREFIX: put before each attempt's creator-side id
+	// CreatorHealth, when set, is asked before every claim: while it reports
+	// content-creator down (the circuit breaker of §14 is open) nothing is
+	// claimed, so due tasks wait with no attempt opened and no retry spent.
+	// Nil: content-creator is taken as reachable.
+	CreatorHealth ports.CreatorHealthReporter
 }
 
 // Dispatcher hands due pending tasks to content-creator.
@@ -79,11 +83,21 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
+// CreatorUnavailable reports whether due tasks are waiting for
+// content-creator to come back (waiting_reason creator_unavailable, §11/§14).
+func (d *Dispatcher) CreatorUnavailable() bool {
+	return d.cfg.CreatorHealth != nil && d.cfg.CreatorHealth.Health().Status == ports.CreatorDown
+}
+
 // DispatchDue claims as many due tasks as there are free slots and submits
 // each in its own goroutine. It returns how many it claimed.
 func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 	claimed := 0
 	for {
+		if d.CreatorUnavailable() {
+			// The breaker's closing wakes the loop.
+			return claimed, nil
+		}
 		free := cap(d.slots) - len(d.slots)
 		if free == 0 {
 			// Tasks may be waiting: the next slot to free up looks again.
@@ -156,7 +170,7 @@ func (d *Dispatcher) start(ctx context.Context, t *domain.Task, o attemptOpening
 
 // handOn gives a slot that is done to the next due task, or frees it.
 func (d *Dispatcher) handOn(ctx context.Context) {
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !d.CreatorUnavailable() {
 		tasks, openings, err := d.claim(ctx, 1)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -236,7 +250,9 @@ func (d *Dispatcher) submit(ctx context.Context, task *domain.Task, opening atte
 		free()
 	}
 	ev := submissionEvent(task.Attempt(), d.deps.now(), result, submitErr)
-	if submitErr != nil {
+	if ev.Kind == domain.EventWithdraw {
+		log.Info("content-creator unavailable: attempt given back unsent, the task waits", zap.Error(submitErr))
+	} else if submitErr != nil {
 		log.Warn("submit to content-creator", zap.Bool("attempt_kept_open", ev.Unconfirmed),
 			zap.Bool("permanent", ev.Permanent), zap.Error(submitErr))
 	}
@@ -259,17 +275,22 @@ func (d *Dispatcher) submit(ctx context.Context, task *domain.Task, opening atte
 // submissionEvent turns content-creator's answer into the attempt's event:
 // accepted, or accepted as far as anyone can tell (the outcome is unknown:
 // the attempt stays open, its callbacks count and the reconciler asks), or
-// refused for good, or failed in a way a retry may cure.
+// refused for good, or failed in a way a retry may cure, or not sent at all
+// (withdrawn).
 func submissionEvent(attempt int, at time.Time, res ports.SubmitResult, err error) domain.Event {
 	ev := domain.Event{Kind: domain.EventSubmitted, Source: domain.SourceDispatcher, Attempt: attempt, At: at,
 		ExternalRef: res.ExternalRef}
-	switch {
-	case err == nil:
-	case errors.Is(err, ports.ErrSubmitOutcomeUnknown):
+	switch domain.SubmitOutcomeOf(err) {
+	case domain.SubmissionAccepted:
+	case domain.SubmissionUnknown:
 		ev.Unconfirmed = true
-	case errors.Is(err, ports.ErrSubmitRefused):
+	case domain.SubmissionRefused:
 		ev.Kind, ev.Permanent = domain.EventFailed, true
 		ev.Error = domain.SubmitRefused(err.Error())
+	case domain.SubmissionNotSent:
+		// The breaker opened between the claim and the call: nothing was
+		// sent, the attempt is given back and no retry is spent.
+		ev.Kind = domain.EventWithdraw
 	default:
 		ev.Kind = domain.EventFailed
 		ev.Error = domain.SubmitFailed(err.Error())
