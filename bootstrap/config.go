@@ -54,6 +54,11 @@ type Config struct {
 	CreatorSubmitTimeout   time.Duration `env:"CREATOR_SUBMIT_TIMEOUT" envDefault:"30s"`
 	CreatorStatusTimeout   time.Duration `env:"CREATOR_STATUS_TIMEOUT" envDefault:"30s"`
 	CreatorResultTimeout   time.Duration `env:"CREATOR_RESULT_TIMEOUT" envDefault:"60s"`
+	// CreatorBreakerFailures plain submit failures in a row (content-creator
+	// not reached) open the circuit breaker; it is probed every
+	// CreatorProbeInterval until it answers (§14).
+	CreatorBreakerFailures int           `env:"CREATOR_BREAKER_FAILURES" envDefault:"3"`
+	CreatorProbeInterval   time.Duration `env:"CREATOR_PROBE_INTERVAL" envDefault:"5s"`
 	// CreatorEnvPass names the variables of the service's environment that
 	// content-creator gets besides the allowlist (creatorexec.BaseEnv).
 	CreatorEnvPass []string `env:"CREATOR_ENV_PASS" envSeparator:","`
@@ -306,7 +311,8 @@ func (c *Config) validate() error {
 	}{
 		{"WEBHOOK_TOLERANCE", c.WebhookTolerance}, {"WEBHOOK_TIMEOUT", c.WebhookTimeout},
 		{"CREATOR_SUBMIT_TIMEOUT", c.CreatorSubmitTimeout}, {"CREATOR_STATUS_TIMEOUT", c.CreatorStatusTimeout},
-		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"POLL_INTERVAL", c.PollInterval},
+		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"CREATOR_PROBE_INTERVAL", c.CreatorProbeInterval},
+		{"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
 		{"RETRY_BACKOFF_BASE", c.RetryBackoffBase}, {"RETRY_BACKOFF_MAX", c.RetryBackoffMax},
 		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
@@ -336,6 +342,9 @@ func (c *Config) validate() error {
 	}
 	if c.CreatorMaxConcurrency <= 0 {
 		return &ConfigError{"CREATOR_MAX_CONCURRENCY", "must be at least 1"}
+	}
+	if c.CreatorBreakerFailures <= 0 {
+		return &ConfigError{"CREATOR_BREAKER_FAILURES", "must be at least 1"}
 	}
 	if err := c.validateNotify(); err != nil {
 		return err

@@ -29,6 +29,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	require.Equal(t, "info", cfg.LogLevel)
 	require.Equal(t, 10*time.Second, cfg.RetryBackoffBase)
 	require.Equal(t, 5*time.Minute, cfg.RetryBackoffMax)
+	require.Equal(t, 3, cfg.CreatorBreakerFailures)
+	require.Equal(t, 5*time.Second, cfg.CreatorProbeInterval)
 	require.Equal(t, "json", cfg.LogFormat)
 }
 
@@ -56,6 +58,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"CALLBACK_GRACE":            {"CALLBACK_GRACE=-5s"},
 		"WEBHOOK_ENABLED":           {"WEBHOOK_ENABLED=maybe"},
 		"CREATOR_MAX_CONCURRENCY":   {"CREATOR_MAX_CONCURRENCY=lots"},
+		"CREATOR_BREAKER_FAILURES":  {"CREATOR_BREAKER_FAILURES=0"},
+		"CREATOR_PROBE_INTERVAL":    {"CREATOR_PROBE_INTERVAL=0s"},
 		"WEBHOOK_MAX_BODY_BYTES":    {"WEBHOOK_MAX_BODY_BYTES=0"},
 		"HTTP_ADDR":                 {"HTTP_ADDR=localhost"},
 		"DATABASE_URL":              {"DATABASE_URL=mysql://x"},

@@ -42,8 +42,9 @@ type RouteExtras struct {
 
 // NewRouter builds the Gin engine.
 func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Callbacks, review ReviewRoutes, health ports.Health,
-	clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics, log *zap.Logger, access AccessLogger,
-	extras RouteExtras, accounts *application.Accounts, batches *application.Batches, tr *Tracing) *gin.Engine {
+	creatorHealth ports.CreatorHealthReporter, clk ports.Clock, hub EventHub, reg *prometheus.Registry, m ports.Metrics,
+	log *zap.Logger, access AccessLogger, extras RouteExtras, accounts *application.Accounts, batches *application.Batches,
+	tr *Tracing) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	if len(cfg.APITokens) == 0 {
 		log.Warn("API_TOKENS is unset: the task API is open to anyone who can reach it (fine for local runs, never for production)")
@@ -53,7 +54,8 @@ func NewRouter(cfg Config, tasks *application.Tasks, callbacks *application.Call
 	}
 	return httpapi.NewRouter(httpConfig(cfg), httpapi.Deps{
 		Tasks: tasks, Callbacks: callbacks, Health: health, Clock: clk, Log: log, AccessLog: access.Logger,
-		Events: hub, Metrics: m, Reviews: review.Reviews, Pool: review.Pool, TaskCounts: review.TaskCounts, Accounts: accounts, Batches: batches,
+		Events: hub, Metrics: m, CreatorHealth: creatorHealth, Reviews: review.Reviews, Pool: review.Pool,
+		TaskCounts: review.TaskCounts, Accounts: accounts, Batches: batches,
 		Middleware: tr.Middleware(),
 		Extra:      append([]func(gin.IRouter, gin.IRouter){metricsRoute}, extras.Routes...),
 	})

@@ -18,6 +18,7 @@ import (
 
 	"contenthub/adapters/clock"
 	"contenthub/adapters/creatorapi"
+	"contenthub/adapters/creatorbreaker"
 	"contenthub/adapters/creatorexec"
 	"contenthub/adapters/events"
 	"contenthub/adapters/ids"
@@ -273,19 +274,51 @@ func NewVerifier(cfg Config, log *zap.Logger) (*signature.Verifier, error) {
 	return v, nil
 }
 
-// CreatorModule provides the content-creator port for CREATOR_PROFILE.
+// CreatorModule provides the content-creator port for CREATOR_PROFILE,
+// behind the circuit breaker (§14), whose probe loop runs with the worker's
+// background loops and whose health the dispatcher, the health route and
+// /metrics read.
 var CreatorModule = fx.Module("creator",
 	fx.Provide(
 		NewCreator,
+		func(b *creatorbreaker.Breaker) ports.ContentCreator { return b },
+		func(b *creatorbreaker.Breaker) ports.CreatorHealthReporter { return b },
+		AsBackgroundLoop[*creatorbreaker.Breaker]("creator probe"),
 		fx.Annotate(creatorCommandChecks, fx.ResultTags(`group:"readiness,flatten"`)),
 	),
+	fx.Invoke(func(reg *prometheus.Registry, h ports.CreatorHealthReporter) error {
+		return metrics.RegisterCreatorUp(reg, h)
+	}),
 )
 
-// NewCreator builds the content-creator adapter of the configured profile:
-// contract (the exec runner of SERVICE.md §6; the bundled simulator by
-// default), cli (the published CLI's synchronous run, supervised) or api (its
-// HTTP server). Supervised runs report how they end to observer.
-func NewCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *zap.Logger, clk ports.Clock) (ports.ContentCreator, error) {
+// NewCreator builds the content-creator adapter of the configured profile
+// (profileCreator) inside the circuit breaker: CREATOR_BREAKER_FAILURES
+// submissions in a row that do not reach it open the breaker, probed every
+// CREATOR_PROBE_INTERVAL; its closing wakes the dispatcher.
+func NewCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *zap.Logger, clk ports.Clock,
+	wakeup *application.Wakeup) (*creatorbreaker.Breaker, error) {
+	inner, err := profileCreator(cfg, observer, m, log, clk)
+	if err != nil {
+		return nil, err
+	}
+	b, err := creatorbreaker.New(inner, creatorbreaker.Config{
+		Failures: cfg.CreatorBreakerFailures, ProbeInterval: cfg.CreatorProbeInterval,
+		Closed: func() {
+			log.Info("content-creator reachable again: dispatch resumes")
+			wakeup.Notify()
+		},
+	}, clk)
+	if err != nil {
+		return nil, &ConfigError{Variable: "CREATOR_BREAKER_FAILURES", Problem: err.Error()}
+	}
+	return b, nil
+}
+
+// profileCreator builds the content-creator adapter of the configured
+// profile: contract (the exec runner of SERVICE.md §6; the bundled simulator
+// by default), cli (the published CLI's synchronous run, supervised) or api
+// (its HTTP server). Supervised runs report how they end to observer.
+func profileCreator(cfg Config, observer ports.RunObserver, m ports.Metrics, log *zap.Logger, clk ports.Clock) (creatorbreaker.Creator, error) {
 	switch cfg.CreatorProfile {
 	case ProfileCLI:
 		ec, err := execConfig(cfg, log)
@@ -393,7 +426,8 @@ func NewRetention(cfg Config, store ports.TaskRetention, clk ports.Clock, log *z
 }
 
 // NewDispatcher builds the dispatcher with this replica's lease name.
-func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreator, wakeup *application.Wakeup) *application.Dispatcher {
+func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreator, health ports.CreatorHealthReporter,
+	wakeup *application.Wakeup) *application.Dispatcher {
 	host, _ := os.Hostname()
 	return application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
 		Owner:           fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ids.Random{}.NewID("w")),
@@ -405,6 +439,7 @@ func NewDispatcher(cfg Config, deps application.Deps, creator ports.ContentCreat
 		Callbacks:       cfg.WebhookEnabled,
 		Tokens:          cfg.WebhookCallbackTokens,
 		RefPrefix:       cfg.CreatorRefPrefix,
+		CreatorHealth:   health,
 	})
 }
 

@@ -96,6 +96,8 @@ type harnessOptions struct {
 	backoff    domain.Backoff
 	apiTokens  []string
 	noCallback bool
+	// creatorHealth is the health route's creator field; nil: unknown.
+	creatorHealth ports.CreatorHealthReporter
 }
 
 // harness is the real router over the real use cases and a real store.
@@ -143,7 +145,7 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	counts := application.NewTaskCounts(store)
 	router := httpapi.NewRouter(o.api, httpapi.Deps{
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
-		Reviews: reviews, Pool: pool, TaskCounts: counts,
+		Reviews: reviews, Pool: pool, TaskCounts: counts, CreatorHealth: o.creatorHealth,
 		Extra:    []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
 		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: harnessConcurrency}),
 		Batches:  application.NewBatches(deps, store, wakeup),

@@ -66,6 +66,9 @@ type Deps struct {
 	Batches *application.Batches
 	// Middleware runs first on every route (tracing's route naming).
 	Middleware []gin.HandlerFunc
+	// CreatorHealth is the content health route's creator field (§14);
+	// optional (nil: the field says unknown).
+	CreatorHealth ports.CreatorHealthReporter
 }
 
 // NewRouter builds the Gin engine with every route of §3 and §5.
@@ -107,6 +110,7 @@ func NewRouter(cfg Config, d Deps) *gin.Engine {
 	r.GET("/api/v1/content/health", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{
 			"status": "ok", "webhook_enabled": cfg.WebhookEnabled, "signature_required": cfg.SignatureRequired,
+			"creator": creatorHealthView(d.CreatorHealth),
 		})
 	})
 

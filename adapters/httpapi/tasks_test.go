@@ -18,6 +18,7 @@ import (
 
 	"contenthub/adapters/sqlstore"
 	"contenthub/adapters/sqlstore/sqlstoretest"
+	"contenthub/ports"
 )
 
 // Tests of the task API (§5, without the SSE routes) through the router, over
@@ -1191,8 +1192,32 @@ func TestHealthAnswer(t *testing.T) {
 		c := newAPIClient(newHarness(t, store, func(o *harnessOptions) { o.api.SignatureRequired = true }))
 		rec := c.send(http.MethodGet, "/api/v1/content/health", "", nil)
 		require.Equal(t, http.StatusOK, rec.Code)
-		require.JSONEq(t, `{"status":"ok","webhook_enabled":true,"signature_required":true}`, rec.Body.String())
+		require.JSONEq(t, `{"status":"ok","webhook_enabled":true,"signature_required":true,
+			"creator":{"status":"unknown","since":null,"last_error":null}}`, rec.Body.String())
 	})
+}
+
+type creatorHealthIs ports.CreatorHealth
+
+func (h *creatorHealthIs) Health() ports.CreatorHealth { return ports.CreatorHealth(*h) }
+
+// TestHealthShowsTheCreator (§14): the breaker's snapshot, as it is now.
+func TestHealthShowsTheCreator(t *testing.T) {
+	store := sqlstoretest.NewSQLite(t)
+	since := time.Date(2026, 12, 6, 20, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	h := &creatorHealthIs{Status: ports.CreatorDown, Since: since, LastError: "content-creator create: dial tcp 127.0.0.1:3000: connect: connection refused"}
+	c := newAPIClient(newHarness(t, store, func(o *harnessOptions) { o.creatorHealth = h }))
+	rec := c.send(http.MethodGet, "/api/v1/content/health", "", nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.JSONEq(t, `{"status":"ok","webhook_enabled":true,"signature_required":false,
+		"creator":{"status":"down","since":"2026-12-06T12:00:00Z","last_error":"content-creator create: dial tcp 127.0.0.1:3000: connect: connection refused"}}`,
+		rec.Body.String())
+
+	*h = creatorHealthIs{Status: ports.CreatorUp, Since: since.Add(time.Minute), LastError: h.LastError}
+	rec = c.send(http.MethodGet, "/api/v1/content/health", "", nil)
+	require.JSONEq(t, `{"status":"ok","webhook_enabled":true,"signature_required":false,
+		"creator":{"status":"up","since":"2026-12-06T12:01:00Z","last_error":"content-creator create: dial tcp 127.0.0.1:3000: connect: connection refused"}}`,
+		rec.Body.String(), "up again; the last failure stays for the operator")
 }
 
 // TestRequestID: a client's X-Request-ID is echoed in the header and in error

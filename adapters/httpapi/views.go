@@ -248,3 +248,22 @@ func deliveryViewOf(d domain.Delivery) deliveryView {
 		ReceivedAt: timeOrNil(d.ReceivedAt), SentAt: timeOrNil(d.SentAt),
 	}
 }
+
+// creatorHealthBody is the content health route's creator field (§14).
+type creatorHealthBody struct {
+	Status    string  `json:"status"`
+	Since     *string `json:"since"`
+	LastError *string `json:"last_error"`
+}
+
+func creatorHealthView(h ports.CreatorHealthReporter) creatorHealthBody {
+	if h == nil {
+		return creatorHealthBody{Status: string(ports.CreatorHealthUnknown)}
+	}
+	snap := h.Health()
+	body := creatorHealthBody{Status: string(snap.Status), Since: timeOrNil(snap.Since)}
+	if snap.LastError != "" {
+		body.LastError = &snap.LastError
+	}
+	return body
+}
