@@ -919,5 +919,32 @@ async function route() {
   }
 }
 
+// ---- content-creator's health (§14) ----
+
+// watchCreator polls the open health route and shows a banner while the
+// circuit breaker is open: tasks are waiting, not failing.
+const CREATOR_POLL_MS = 5000;
+async function watchCreator() {
+  const banner = byId('creator-banner');
+  try {
+    const res = await fetch(API + '/content/health', { headers: { Accept: 'application/json' } });
+    const body = res.ok ? await res.json() : null;
+    const creator = body && body.creator;
+    if (creator && creator.status === 'down') {
+      banner.textContent = 'content-creator is unavailable' +
+        (creator.since ? ' since ' + new Date(creator.since).toLocaleString() : '') +
+        ': due tasks wait (no retry is spent) and dispatch resumes when it answers again.' +
+        (creator.last_error ? ' Last error: ' + creator.last_error : '');
+      banner.hidden = false;
+    } else {
+      banner.hidden = true;
+    }
+  } catch (err) {
+    // The service itself is unreachable: the views say so.
+  }
+  setTimeout(watchCreator, CREATOR_POLL_MS);
+}
+
 window.addEventListener('hashchange', route);
 route();
+watchCreator();
