@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"contenthub/adapters/sqlstore/sqlstoretest"
@@ -61,13 +62,7 @@ func TestE2ECreatorOutageSpendsNoRetry(t *testing.T) {
 	backends := map[string]func(testing.TB) string{"sqlite": sqlstoretest.SQLiteURL, "postgres": sqlstoretest.PostgresURL}
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			flag := filepath.Join(t.TempDir(), "content-creator-is-back")
-			cli := writeScript(t, `if [ ! -e '`+flag+`' ]; then
-  echo "Error: connect ECONNREFUSED 127.0.0.1:5432 (content-creator's database)" >&2
-  exit 1
-fi
-exec '`+filepath.Join(binDir, "content-creator-sim")+`' "$@"
-`)
+			cli, flag := outageCreator(t)
 			env := append([]string{"DATABASE_URL=" + backends[name](t), simStateDir(t), "CREATOR_CLI_PATH=" + cli,
 				"CREATOR_BREAKER_FAILURES=3", "CREATOR_PROBE_INTERVAL=200ms", "RETRY_BACKOFF_BASE=1s", "RETRY_BACKOFF_MAX=2s"},
 				fastPolling...)
@@ -119,6 +114,44 @@ exec '`+filepath.Join(binDir, "content-creator-sim")+`' "$@"
 			require.Contains(t, svc.metricsText(), "\ncontenthub_creator_up 1\n")
 		})
 	}
+}
+
+// outageCreator is a CREATOR_CLI_PATH that fails to start (exit 1, as when
+// its own database is down) until the file it returns exists, then runs the
+// simulator.
+func outageCreator(t *testing.T) (cli, flag string) {
+	t.Helper()
+	flag = filepath.Join(t.TempDir(), "content-creator-is-back")
+	cli = writeScript(t, `if [ ! -e '`+flag+`' ]; then
+  echo "Error: connect ECONNREFUSED 127.0.0.1:5432 (content-creator's database)" >&2
+  exit 1
+fi
+exec '`+filepath.Join(binDir, "content-creator-sim")+`' "$@"
+`)
+	return cli, flag
+}
+
+// TestCreatorBannerInTheBrowser (§14): the dashboard shows a banner while
+// content-creator is down, and takes it away when it is back.
+func TestCreatorBannerInTheBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	cli, flag := outageCreator(t)
+	svc := startService(t, t.TempDir(), []string{"CREATOR_CLI_PATH=" + cli, "CREATOR_PROBE_INTERVAL=200ms", "LOG_LEVEL=info"})
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(svc.url("/ui/"))))
+	until(t, ctx, "the task list", `!document.getElementById('view-list').hidden`)
+	require.True(t, evaluate[bool](t, ctx, `document.getElementById('creator-banner').hidden`), "no banner while nothing is known")
+
+	for i := range 3 {
+		svc.createTask("打开断路器 opener " + strconv.Itoa(i))
+	}
+	svc.waitCreator("down", 20*time.Second)
+	until(t, ctx, "the banner", `!document.getElementById('creator-banner').hidden &&
+		document.getElementById('creator-banner').textContent.includes('content-creator is unavailable') &&
+		document.getElementById('creator-banner').textContent.includes('ECONNREFUSED')`)
+
+	require.NoError(t, os.WriteFile(flag, nil, 0o644))
+	svc.waitCreator("up", 20*time.Second)
+	until(t, ctx, "the banner to go", `document.getElementById('creator-banner').hidden`)
 }
 
 func (s *service) metricsText() string {
