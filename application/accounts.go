@@ -16,6 +16,10 @@ type AccountsConfig struct {
 	Defaults domain.AccountLimits
 	// Capacity is CREATOR_MAX_CONCURRENCY: running attempts in all.
 	Capacity int
+	// CreatorHealth, when set, makes every due task's reason
+	// creator_unavailable while it reports content-creator down (§14): the
+	// dispatcher then claims nothing, whatever the account's limits.
+	CreatorHealth ports.CreatorHealthReporter
 }
 
 // Account is an account as the accounts routes show it, with why its due
@@ -109,6 +113,14 @@ func (u *Accounts) Waiting(ctx context.Context, tasks []*domain.Task) (map[strin
 	if len(ids) == 0 {
 		return out, nil
 	}
+	if u.creatorDown() {
+		for _, t := range tasks {
+			if waits(t, now) {
+				out[t.ID()] = domain.Waiting{Reason: domain.WaitingCreatorUnavailable}
+			}
+		}
+		return out, nil
+	}
 	loads, err := u.store.AccountLoads(ctx, ports.LoadQuery{AccountIDs: ids, Now: now, Defaults: u.cfg.Defaults})
 	if err != nil {
 		return nil, unavailable("read account loads", err)
@@ -158,10 +170,17 @@ func (u *Accounts) account(s ports.AccountState, running int) Account {
 	if s.Counts.Pending == 0 {
 		return a
 	}
-	if w := s.Load.Held(); w.Reason != domain.WaitingNone {
+	if u.creatorDown() {
+		a.Waiting = domain.Waiting{Reason: domain.WaitingCreatorUnavailable}
+	} else if w := s.Load.Held(); w.Reason != domain.WaitingNone {
 		a.Waiting = w
 	} else if u.cfg.Capacity > 0 && running >= u.cfg.Capacity {
 		a.Waiting = domain.Waiting{Reason: domain.WaitingCapacity}
 	}
 	return a
+}
+
+// creatorDown reports whether the circuit breaker holds every due task back.
+func (u *Accounts) creatorDown() bool {
+	return u.cfg.CreatorHealth != nil && u.cfg.CreatorHealth.Health().Status == ports.CreatorDown
 }

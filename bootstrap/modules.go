@@ -251,9 +251,10 @@ func NewDeps(cfg Config, store ports.TaskStore, clk ports.Clock, gen ports.IDGen
 }
 
 // NewAccounts builds the account use cases with the configured defaults.
-func NewAccounts(cfg Config, store ports.AccountStore, tasks ports.TaskStore, clk ports.Clock) *application.Accounts {
+func NewAccounts(cfg Config, store ports.AccountStore, tasks ports.TaskStore, clk ports.Clock,
+	creatorHealth ports.CreatorHealthReporter) *application.Accounts {
 	return application.NewAccounts(store, tasks, clk, application.AccountsConfig{
-		Defaults: cfg.AccountDefaults(), Capacity: cfg.CreatorMaxConcurrency,
+		Defaults: cfg.AccountDefaults(), Capacity: cfg.CreatorMaxConcurrency, CreatorHealth: creatorHealth,
 	})
 }
 

@@ -163,3 +163,37 @@ func TestBatchCreate(t *testing.T) {
 		require.Equal(t, 500, count(), "nothing of a refused batch was created")
 	})
 }
+
+// TestTasksWaitForTheCreatorAndSayWhy (§14): while content-creator is down a
+// due task stays pending with waiting_reason creator_unavailable (its view,
+// the list, its account), whatever its account's limits; once it is up the
+// task goes and the reason is gone.
+func TestTasksWaitForTheCreatorAndSayWhy(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, store *sqlstore.Store) {
+		health := &creatorHealthIs{Status: ports.CreatorDown}
+		h := newHarness(t, store, func(o *harnessOptions) { o.creatorHealth = health })
+		id := h.createTask(`{"account_id":8,"topic":"边缘计算入门"}`)
+		n, err := h.dispatcher.DispatchDue(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing is claimed while content-creator is down")
+		got := decode(t, h.do(http.MethodGet, "/api/v1/content/tasks/"+id, nil, nil))
+		require.Equal(t, "pending", got["status"])
+		require.Equal(t, "creator_unavailable", got["waiting_reason"])
+		require.Empty(t, got["attempts"])
+		list := decode(t, h.do(http.MethodGet, "/api/v1/content/tasks?account_id=8", nil, nil))["items"].([]any)
+		require.Len(t, list, 1)
+		require.Equal(t, "creator_unavailable", list[0].(map[string]any)["waiting_reason"])
+		acct := decode(t, h.do(http.MethodGet, "/api/v1/accounts/8", nil, nil))
+		require.Equal(t, "creator_unavailable", acct["waiting_reason"])
+
+		*health = creatorHealthIs{Status: ports.CreatorUp}
+		n, err = h.dispatcher.DispatchDue(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		h.dispatcher.Wait()
+		got = decode(t, h.do(http.MethodGet, "/api/v1/content/tasks/"+id, nil, nil))
+		require.Equal(t, "submitted", got["status"])
+		require.Equal(t, 1.0, got["attempt"])
+		require.Nil(t, got["waiting_reason"])
+	})
+}

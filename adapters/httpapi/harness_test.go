@@ -147,12 +147,12 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
 		Reviews: reviews, Pool: pool, TaskCounts: counts, CreatorHealth: o.creatorHealth,
 		Extra:    []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
-		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: harnessConcurrency}),
+		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: harnessConcurrency, CreatorHealth: o.creatorHealth}),
 		Batches:  application.NewBatches(deps, store, wakeup),
 	})
 	dispatcher := application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
 		Owner: "test", Lease: time.Minute, Concurrency: harnessConcurrency, CallbackBaseURL: "http://hub.test",
-		Callbacks: !o.noCallback, Tokens: o.verifier.Tokens,
+		Callbacks: !o.noCallback, Tokens: o.verifier.Tokens, CreatorHealth: o.creatorHealth,
 	})
 	return &harness{t: t, store: store, clock: clock, creator: creator, tasks: tasks, schedules: schedules,
 		reviews: reviews, pool: pool, counts: counts, dispatcher: dispatcher, router: router, events: hub}

@@ -95,6 +95,9 @@ func TestE2ECreatorOutageSpendsNoRetry(t *testing.T) {
 				require.Equal(t, 1, v.Attempt, id)
 				require.Empty(t, v.Attempts, "%s: no attempt opened during the outage", id)
 				require.Nil(t, v.LastError, id)
+				var raw map[string]any
+				require.Equal(t, http.StatusOK, svc.call(http.MethodGet, "/api/v1/content/tasks/"+id, nil, &raw))
+				require.Equal(t, "creator_unavailable", raw["waiting_reason"], id)
 			}
 			require.Equal(t, "down", svc.creatorHealth().Creator.Status)
 			svc.requireReady()
