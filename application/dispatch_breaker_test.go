@@ -71,41 +71,54 @@ func TestAnOutageSpendsNoRetry(t *testing.T) {
 		require.NoError(t, err)
 		deps := testDeps(store, clk)
 		d := application.NewDispatcher(deps, breaker, wakeup, application.DispatcherConfig{
-			Owner: "w1", Concurrency: 1, CallbackBaseURL: "http://hub", CreatorHealth: breaker})
-		const waiting = 10
-		ids := make([]string, 3+waiting)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("task-%02d", i)
-			createTask(t, store, ids[i], fmt.Sprintf("边缘计算入门 第%d篇", i), t0)
+			Owner: "w1", Concurrency: 16, CallbackBaseURL: "http://hub", CreatorHealth: breaker})
+		// Three due tasks find it down, at once, and open it (those
+		// attempts did fail: they are spent).
+		var openers []string
+		for i := range 3 {
+			openers = append(openers, fmt.Sprintf("task-opener-%d", i))
+			createTask(t, store, openers[i], fmt.Sprintf("打开断路器 %d", i), t0)
 		}
 		require.False(t, d.CreatorUnavailable(), "unknown is no outage")
-
 		_, err = d.DispatchDue(ctx)
 		require.NoError(t, err)
 		d.Wait()
-		require.Len(t, inner.submitted(), 3, "three failures in a row open it, and then nothing is sent")
+		require.Len(t, inner.submitted(), 3)
 		require.Equal(t, ports.CreatorDown, breaker.Health().Status)
 		require.True(t, d.CreatorUnavailable())
+		for _, id := range openers {
+			task, err := store.GetTask(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, domain.StatusPending, task.Status(), id)
+			require.Equal(t, 2, task.Attempt(), "%s: the failure that opened it was spent", id)
+		}
 
-		byAttempt := map[int][]*domain.Task{}
+		// Tasks created during the outage wait: no attempt opened, no retry spent.
+		const waiting = 10
+		ids := make([]string, waiting)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("task-%02d", i)
+			createTask(t, store, ids[i], fmt.Sprintf("边缘计算入门 第%d篇", i+1), t0)
+		}
+		n, err := d.DispatchDue(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		d.Wait()
+		require.Len(t, inner.submitted(), 3, "content-creator is not called while it is open")
 		for _, id := range ids {
 			task, err := store.GetTask(ctx, id)
 			require.NoError(t, err)
 			require.Equal(t, domain.StatusPending, task.Status(), id)
+			require.Equal(t, 1, task.Attempt(), id)
 			require.False(t, task.AttemptOpen(), id)
-			byAttempt[task.Attempt()] = append(byAttempt[task.Attempt()], task)
-		}
-		require.Len(t, byAttempt[2], 3, "the failures that opened it were spent")
-		require.Len(t, byAttempt[1], waiting)
-		for _, task := range byAttempt[1] {
-			require.Empty(t, task.Attempts(), "%s: no attempt opened while it waits", task.ID())
+			require.Empty(t, task.Attempts(), "%s: no attempt opened while it waits", id)
 			_, failed := task.LastError()
-			require.False(t, failed)
+			require.False(t, failed, id)
 		}
 
 		// Down, a sweep claims nothing, however long the outage lasts.
 		clk.Set(t0.Add(30 * time.Second))
-		n, err := d.DispatchDue(ctx)
+		n, err = d.DispatchDue(ctx)
 		require.NoError(t, err)
 		require.Zero(t, n)
 		require.Len(t, inner.submitted(), 3)
@@ -136,12 +149,12 @@ func TestAnOutageSpendsNoRetry(t *testing.T) {
 				Source: domain.SourceProcessExit, Phase: ports.PhaseCompleted, At: clk.Now(),
 				Result: domain.Result{Content: "# 边缘计算入门\n\n边缘计算把计算放到离数据更近的地方。"}})
 		}
-		for _, task := range byAttempt[1] {
-			got, err := store.GetTask(ctx, task.ID())
+		for _, id := range ids {
+			got, err := store.GetTask(ctx, id)
 			require.NoError(t, err)
-			require.Equal(t, domain.StatusCompleted, got.Status(), task.ID())
-			require.Equal(t, 1, got.Attempt(), task.ID())
-			require.Len(t, got.Attempts(), 1, task.ID())
+			require.Equal(t, domain.StatusCompleted, got.Status(), id)
+			require.Equal(t, 1, got.Attempt(), id)
+			require.Len(t, got.Attempts(), 1, id)
 		}
 	})
 }
