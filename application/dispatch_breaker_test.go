@@ -123,7 +123,7 @@ func TestAnOutageSpendsNoRetry(t *testing.T) {
 		require.Zero(t, n)
 		require.Len(t, inner.submitted(), 3)
 
-		select { // the slot freed during the failures woke it; forget that
+		select { // forget any earlier wake-up: the next must come from the closing
 		case <-wakeup.C():
 		default:
 		}
