@@ -148,14 +148,16 @@ func (b *baseline) complete(ctx context.Context, t baselineTask) error {
 		return fmt.Errorf("baseline: update task: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, b.q(`INSERT INTO contents (id, task_id, account_id, attempt, title, summary, body,
-		html_content, images, cover_image, quality_score, word_count, metrics, review_status, late, created_at)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?)`),
+		html_content, images, cover_image, quality_score, word_count, metrics, review_status, late, created_at,
+		reviewed_at, reviewer, review_note)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'approved', ?, ?, ?, 'auto', '')`),
 		contentID, id, 2, t.heading, t.summary, t.article, t.article, t.images, "https://example.com/cover.png",
-		8.2, utf8.RuneCountInString(t.article), `{"tokensUsed":5321,"cost":0.012,"duration":95000}`, false, now); err != nil {
+		8.2, utf8.RuneCountInString(t.article), `{"tokensUsed":5321,"cost":0.012,"duration":95000}`, false, now, now); err != nil {
 		return fmt.Errorf("baseline: insert content: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, b.q(`INSERT INTO publish_pool (id, content_id, task_id, account_id, priority, status,
-		scheduled_at, created_at) VALUES (?, ?, ?, ?, 5, 'pending', ?, ?)`), poolID, contentID, id, 2, now, now); err != nil {
+		scheduled_at, created_at, available_at, updated_at) VALUES (?, ?, ?, ?, 5, 'pending', ?, ?, ?, ?)`),
+		poolID, contentID, id, 2, now, now, now, now); err != nil {
 		return fmt.Errorf("baseline: insert pool entry: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, b.q(`INSERT INTO webhook_deliveries (task_id, attempt, event, delivery_id, scheme,

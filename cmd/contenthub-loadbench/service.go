@@ -81,8 +81,12 @@ func startService(ctx context.Context, cfg serviceConfig) (*service, error) {
 		"API_TOKENS=" + s.apiToken,
 		"WEBHOOK_SECRET_KEY=" + cfg.secret,
 		"CREATOR_CLI_PATH=" + quote(cfg.self) + " fake-creator --record " + quote(cfg.workDir),
-		// Submission is setup here, not what is measured.
-		"CREATOR_MAX_CONCURRENCY=64",
+		// Submission is setup here, not what is measured. Every attempt of a
+		// round is submitted before the first callback, and a submitted
+		// attempt holds a slot until its outcome arrives (SERVICE.md §11), so
+		// the ceiling must exceed a round's tasks; the fake creator answers at
+		// once, so the processes in flight stay few.
+		"CREATOR_MAX_CONCURRENCY=100000",
 		// Nothing polls during the run: every task hears from its callback.
 		"POLL_INTERVAL=1h", "CALLBACK_GRACE=1h", "TASK_TIMEOUT=24h",
 	}
