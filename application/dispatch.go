@@ -126,7 +126,7 @@ func (d *Dispatcher) DispatchDue(ctx context.Context) (int, error) {
 // claim leases up to n due tasks under the fair share and the accounts'
 // limits (§11), each with its attempt opened in the same transaction.
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]*domain.Task, map[string]attemptOpening, error) {
-	openings := make(map[string]attemptOpening, n)
+	openings := make(map[string]attemptOpening) // not sized by n: the ceiling may be large, the claim mostly empty
 	q := ports.ClaimQuery{
 		Owner: d.cfg.Owner, Now: d.deps.now(), Lease: d.cfg.Lease, Limit: n,
 		Capacity: d.cfg.Concurrency, Defaults: d.cfg.AccountDefaults,
