@@ -94,6 +94,13 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 	if q.Limit <= 0 {
 		return nil, nil
 	}
+	// The dispatcher looks on every wake-up — each completion frees a slot
+	// and wakes it — and mostly finds nothing due: answer that from the
+	// reader pool, without the write transaction (SQLite's one writer, the
+	// PostgreSQL claim lock) or counting the running attempts.
+	if due, err := s.anyDue(ctx, q.Now); err != nil || !due {
+		return nil, err
+	}
 	var (
 		tasks []*domain.Task
 		saved []savedTask
@@ -141,6 +148,20 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 		st.task.MarkSaved(st.version) // only once committed
 	}
 	return tasks, nil
+}
+
+// anyDue reports whether some task is due at now (one probe of the waiting
+// tasks' index). A task that becomes due after it answered wakes the
+// dispatcher again (an insert, a sweep, a retry's backoff).
+func (s *Store) anyDue(ctx context.Context, now time.Time) (bool, error) {
+	nowCol := timeCol(now)
+	var one []int
+	query := s.reads.Rebind(`SELECT 1 FROM tasks t` + s.flavor.indexHint("tasks_account_due_idx") + ` WHERE ` +
+		dueTask("t") + ` LIMIT 1`)
+	if err := s.reads.SelectContext(ctx, &one, query, nowCol, nowCol); err != nil {
+		return false, fmt.Errorf("claim due tasks: look for a due task: %w", err)
+	}
+	return len(one) > 0, nil
 }
 
 // planClaims reads the counts and returns the fair share's picks: one
