@@ -328,6 +328,18 @@ func (s *Store) ClaimMessages(ctx context.Context, c ports.MessageClaim) ([]port
 		RETURNING ` + messageSelect
 	args := append([]any{now, now}, busyArgs...)
 	args = append(args, per, now, now, c.Limit, c.Owner, timeCol(c.Now.Add(c.Lease)))
+	// The sender looks on every terminal change and mostly finds nothing
+	// (no endpoint subscribed, or sent already): answer that from the reader
+	// pool, without taking SQLite's one writer or a PostgreSQL row lock.
+	var due []int
+	probe := s.reads.Rebind(`SELECT 1 FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
+		WHERE e.enabled AND ` + dueWhere + ` LIMIT 1`)
+	if err := s.reads.SelectContext(ctx, &due, probe, now, now); err != nil {
+		return nil, fmt.Errorf("claim messages: look for a due message: %w", err)
+	}
+	if len(due) == 0 {
+		return nil, nil
+	}
 	var out []ports.ClaimedMessage
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
 		var rows []messageRow
