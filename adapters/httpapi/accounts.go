@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 
@@ -101,22 +99,12 @@ func (h *accountHandlers) putLimits(c *gin.Context) {
 		abortUnreadableBody(c, err)
 		return
 	}
-	if err := checkJSONObject(body); err != nil {
-		abortWithError(c, err)
-		return
-	}
 	var req struct {
 		MaxConcurrency  *int `json:"max_concurrency"`
 		MaxTasksPerHour *int `json:"max_tasks_per_hour"`
 		Weight          *int `json:"weight"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			abortWithError(c, validation(typeErr.Field, "must be an integer"))
-			return
-		}
-		abort(c, http.StatusBadRequest, errorBody{Code: "invalid_json", Message: "body must be a JSON object"})
+	if !decodeObject(c, body, &req, "must be an integer") {
 		return
 	}
 	value := func(p *int, def int) int {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -41,20 +40,7 @@ func decodeMove(c *gin.Context, req any) bool {
 	if len(body) == 0 {
 		return true
 	}
-	if err := checkJSONObject(body); err != nil {
-		abortWithError(c, err)
-		return false
-	}
-	if err := json.Unmarshal(body, req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			abortWithError(c, validation(typeErr.Field, "has the wrong type"))
-			return false
-		}
-		abort(c, http.StatusBadRequest, errorBody{Code: "invalid_json", Message: "body must be a JSON object"})
-		return false
-	}
-	return true
+	return decodeObject(c, body, req, "has the wrong type")
 }
 
 // abortReview answers a refused review: a move from the wrong state is a

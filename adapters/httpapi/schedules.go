@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -140,25 +138,8 @@ func deref[T any](dst *T, src *T) {
 // readSchedule decodes a schedule body; false when it answered already.
 func readSchedule(c *gin.Context) (scheduleRequest, bool) {
 	var req scheduleRequest
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxScheduleBody))
-	if err != nil {
-		abortUnreadableBody(c, err)
-		return req, false
-	}
-	if err := checkJSONObject(body); err != nil {
-		abortWithError(c, err)
-		return req, false
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			abortWithError(c, validation(typeErr.Field, "has the wrong type"))
-			return req, false
-		}
-		abort(c, http.StatusBadRequest, errorBody{Code: "invalid_json", Message: "body must be a JSON object"})
-		return req, false
-	}
-	return req, true
+	ok := readObject(c, maxScheduleBody, &req)
+	return req, ok
 }
 
 func (h *scheduleHandlers) create(c *gin.Context) {

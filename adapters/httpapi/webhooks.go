@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -119,29 +117,6 @@ func MessageViewOf(l ports.MessageLog) MessageView {
 	return v
 }
 
-// readObject reads a JSON object body into dst; false when it answered.
-func readObject(c *gin.Context, dst any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxEndpointBody))
-	if err != nil {
-		abortUnreadableBody(c, err)
-		return false
-	}
-	if err := checkJSONObject(body); err != nil {
-		abortWithError(c, err)
-		return false
-	}
-	if err := json.Unmarshal(body, dst); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			abortWithError(c, validation(typeErr.Field, "has the wrong type"))
-			return false
-		}
-		abort(c, http.StatusBadRequest, errorBody{Code: "invalid_json", Message: "body must be a JSON object"})
-		return false
-	}
-	return true
-}
-
 type createEndpointRequest struct {
 	URL         *string  `json:"url"`
 	Events      []string `json:"events"`
@@ -151,7 +126,7 @@ type createEndpointRequest struct {
 
 func (h *webhookHandlers) create(c *gin.Context) {
 	var req createEndpointRequest
-	if !readObject(c, &req) {
+	if !readObject(c, maxEndpointBody, &req) {
 		return
 	}
 	if req.URL == nil {
@@ -208,7 +183,7 @@ type patchEndpointRequest struct {
 
 func (h *webhookHandlers) update(c *gin.Context) {
 	var req patchEndpointRequest
-	if !readObject(c, &req) {
+	if !readObject(c, maxEndpointBody, &req) {
 		return
 	}
 	p := application.EndpointPatch{URL: req.URL, Description: req.Description, Enabled: req.Enabled}
