@@ -146,7 +146,12 @@ func FairShare(loads []AccountLoad, free int) []int64 {
 	copy(work, loads)
 	// A stable order, so that equal accounts are served the same way every time.
 	sort.Slice(work, func(i, j int) bool { return work[i].AccountID < work[j].AccountID })
-	picks := make([]int64, 0, free)
+	due := 0
+	for _, a := range work {
+		due += max(a.Due, 0)
+	}
+	// Sized by what can be picked: free may be a ceiling of 100,000 slots.
+	picks := make([]int64, 0, min(free, due))
 	for len(picks) < free {
 		best := -1
 		for i := range work {

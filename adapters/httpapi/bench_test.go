@@ -35,7 +35,8 @@ func BenchmarkCallback(b *testing.B) {
 	signed := func(o *harnessOptions) { o.verifier.Secrets = []string{benchSecret} }
 	for _, name := range []string{"sqlite", "postgres"} {
 		b.Run(name+"/first", func(b *testing.B) {
-			h := newHarness(b, stores[name](b), signed)
+			// Every task submitted before the first callback: a slot each.
+			h := newHarness(b, stores[name](b), signed, func(o *harnessOptions) { o.concurrency = b.N })
 			subs := submitMany(b, h, b.N)
 			bodies := make([][]byte, len(subs))
 			for i, s := range subs {

@@ -221,3 +221,26 @@ func TestPeekCallback(t *testing.T) {
 		require.False(t, ok, body)
 	}
 }
+
+// TestDecodedCallbackOutlivesItsBody: the fast decoder reads the body in
+// place, and the HTTP adapter reuses the body's buffer for the next request,
+// so nothing decoded may refer to it (strings with and without escapes,
+// images, metrics).
+func TestDecodedCallbackOutlivesItsBody(t *testing.T) {
+	for name, body := range map[string][]byte{
+		"article": realisticBody(t),
+		"plain":   []byte(`{"event":"completed","taskId":"t-1","result":{"content":"中文 plain","htmlContent":"h","images":["https://example.com/a.png"],"qualityScore":8,"wordCount":8,"metrics":{"tokensUsed":1}}}`),
+		"failed":  []byte(`{"event":"failed","taskId":"t-1","error":{"message":"生成失败","type":"execution_error","details":{"duration":1}}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := httpapi.DecodeCallbackStd(bytes.Clone(body))
+			require.NoError(t, err)
+			got, err := httpapi.DecodeCallback(body)
+			require.NoError(t, err)
+			for i := range body {
+				body[i] = 'x'
+			}
+			require.Equal(t, want, got)
+		})
+	}
+}

@@ -98,6 +98,9 @@ type harnessOptions struct {
 	noCallback bool
 	// creatorHealth is the health route's creator field; nil: unknown.
 	creatorHealth ports.CreatorHealthReporter
+	// concurrency is CREATOR_MAX_CONCURRENCY; 0: harnessConcurrency. A
+	// submitted attempt holds its slot until its outcome (§11).
+	concurrency int
 }
 
 // harness is the real router over the real use cases and a real store.
@@ -126,6 +129,9 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.concurrency == 0 {
+		o.concurrency = harnessConcurrency
+	}
 	o.api.APITokens = o.apiTokens
 	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Microsecond)}
 	hub := events.NewLocal()
@@ -147,11 +153,11 @@ func newHarness(t testing.TB, store *sqlstore.Store, opts ...func(*harnessOption
 		Tasks: tasks, Callbacks: application.NewCallbacks(deps, verifier), Health: store, Clock: clock, Log: zap.NewNop(),
 		Reviews: reviews, Pool: pool, TaskCounts: counts, CreatorHealth: o.creatorHealth,
 		Extra:    []func(gin.IRouter, gin.IRouter){httpapi.ScheduleRoutes(schedules)},
-		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: harnessConcurrency, CreatorHealth: o.creatorHealth}),
+		Accounts: application.NewAccounts(store, store, clock, application.AccountsConfig{Capacity: o.concurrency, CreatorHealth: o.creatorHealth}),
 		Batches:  application.NewBatches(deps, store, wakeup),
 	})
 	dispatcher := application.NewDispatcher(deps, creator, wakeup, application.DispatcherConfig{
-		Owner: "test", Lease: time.Minute, Concurrency: harnessConcurrency, CallbackBaseURL: "http://hub.test",
+		Owner: "test", Lease: time.Minute, Concurrency: o.concurrency, CallbackBaseURL: "http://hub.test",
 		Callbacks: !o.noCallback, Tokens: o.verifier.Tokens, CreatorHealth: o.creatorHealth,
 	})
 	return &harness{t: t, store: store, clock: clock, creator: creator, tasks: tasks, schedules: schedules,
