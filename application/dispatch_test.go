@@ -26,6 +26,7 @@ type submitCreator struct {
 	scriptedCreator
 	mu       sync.Mutex
 	answers  map[string]error         // by topic
+	refs     map[string]string        // by topic: the id content-creator reports, if any
 	running  map[string]chan struct{} // by topic: a supervised run, ended by closing it
 	requests []ports.SubmitRequest
 	stopped  []string
@@ -35,7 +36,7 @@ func (c *submitCreator) Submit(_ context.Context, req ports.SubmitRequest) (port
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.requests = append(c.requests, req)
-	res := ports.SubmitResult{}
+	res := ports.SubmitResult{ExternalRef: c.refs[req.Topic]}
 	if ch, ok := c.running[req.Topic]; ok {
 		res.Running = ch
 	}
@@ -218,4 +219,49 @@ func TestDispatcherPrefixesTheCreatorSideID(t *testing.T) {
 	task, err := store.GetTask(context.Background(), "task-p")
 	require.NoError(t, err)
 	require.Equal(t, "test-task-p-1", task.ExternalRef(), "callbacks and polls name the attempt by it")
+}
+
+// TestTheIDTheSubmissionReportsIsTheAttempts (issue #19): content-creator
+// may take an attempt under an id of its own. The id the submit's answer
+// reports is the attempt's external ref from then on — stored with the
+// submission — and the reconciler polls with it.
+func TestTheIDTheSubmissionReportsIsTheAttempts(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sqlstoretest.Each(t, func(t *testing.T, store *sqlstore.Store) {
+		ctx := context.Background()
+		creator := &submitCreator{refs: map[string]string{"own": "cc-own-7"}}
+		createTask(t, store, "task-own", "own", t0)
+		createTask(t, store, "task-sent", "sent", t0)
+		d := application.NewDispatcher(testDeps(store, newSettableClock(t0)), creator, application.NewWakeup(),
+			application.DispatcherConfig{Owner: "w1", Concurrency: 2, CallbackBaseURL: "http://hub", Callbacks: true, Tokens: true})
+		n, err := d.DispatchDue(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		d.Wait()
+
+		own, err := store.GetTask(ctx, "task-own")
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusSubmitted, own.Status())
+		require.Equal(t, "cc-own-7", own.ExternalRef(), "the reported id, not the one sent (task-own-1)")
+		require.True(t, own.KnowsRef("cc-own-7"), "its callbacks naming it are meant for this task")
+		sent, err := store.GetTask(ctx, "task-sent")
+		require.NoError(t, err)
+		require.Equal(t, "task-sent-1", sent.ExternalRef(), "no id reported: the one sent")
+
+		// Not heard from within the grace: the reconciler asks about the
+		// reported id, and its answer completes the task.
+		polled := &scriptedCreator{
+			status: map[string]ports.CreatorStatus{"cc-own-7": {Phase: ports.PhaseCompleted, Raw: "completed"}},
+			result: domain.Result{Content: "# 自己的编号\n\n正文。"},
+		}
+		r := reconcilerFor(store, newSettableClock(t0.Add(2*grace)), polled, 100)
+		_, err = r.ReconcileOnce(ctx)
+		require.NoError(t, err)
+		own, err = store.GetTask(ctx, "task-own")
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusCompleted, own.Status(), "polled with the reported id")
+		sent, err = store.GetTask(ctx, "task-sent")
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusSubmitted, sent.Status(), "task-sent-1 is still running")
+	})
 }

@@ -39,7 +39,10 @@ func NewRuns(deps Deps, wakeup *Wakeup) *Runs {
 func (u *Runs) RunEnded(ctx context.Context, o ports.RunOutcome) {
 	log := u.deps.Log.With(zap.String("task_id", o.TaskID), zap.Int("attempt", o.Attempt),
 		zap.String("external_ref", o.ExternalRef), zap.String("source", string(o.Source)))
-	ev := domain.Event{Source: o.Source, Attempt: o.Attempt, At: o.At}
+	// The id the run reports (the one the CLI printed, the API's answer
+	// named) is the attempt's external ref from now on: content-creator may
+	// run a job under an id of its own (issue #19).
+	ev := domain.Event{Source: o.Source, Attempt: o.Attempt, At: o.At, ExternalRef: o.ExternalRef}
 	switch o.Phase {
 	case ports.PhaseCompleted:
 		ev.Kind, ev.Result = domain.EventCompleted, o.Result

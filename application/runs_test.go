@@ -55,3 +55,34 @@ func TestRunOutcomesGoThroughTheTransitionFunction(t *testing.T) {
 		require.Equal(t, "[SUBMIT_REFUSED] 缺少必需参数: requirements", e.String())
 	})
 }
+
+// TestARunOutcomeNamingAnotherIDKeepsIt (issue #19): a supervised run that
+// reports the job under an id of its own (the CLI printed it, the API's
+// answer named it) ends the attempt with that id as its external ref, so a
+// later callback naming it is this task's.
+func TestARunOutcomeNamingAnotherIDKeepsIt(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	sqlstoretest.Each(t, func(t *testing.T, store *sqlstore.Store) {
+		ctx := context.Background()
+		ids := seedSubmitted(t, store, 2, t0, 3)
+		runs := application.NewRuns(testDeps(store, newSettableClock(t0.Add(time.Minute))), application.NewWakeup())
+		runs.RunEnded(ctx, ports.RunOutcome{TaskID: ids[0], Attempt: 1, ExternalRef: "cc-own-7", Source: domain.SourceCreatorAnswer,
+			Phase: ports.PhaseCompleted, Result: domain.Result{Content: "# 边缘计算入门\n\n正文。"}, At: t0.Add(time.Minute)})
+		runs.RunEnded(ctx, ports.RunOutcome{TaskID: ids[1], Attempt: 1, ExternalRef: "cc-own-8", Source: domain.SourceProcessExit,
+			Phase: ports.PhaseFailed, Error: domain.TaskError{Type: "execution_error", Message: "Text quality check failed"}, At: t0.Add(time.Minute)})
+
+		done, err := store.GetTask(ctx, ids[0])
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusCompleted, done.Status())
+		a, _ := done.AttemptByRef("cc-own-7")
+		require.Equal(t, 1, a.Number, "the completed attempt is known by the reported id")
+		require.Equal(t, domain.AttemptCompleted, a.State)
+
+		failed, err := store.GetTask(ctx, ids[1])
+		require.NoError(t, err)
+		require.Equal(t, domain.StatusPending, failed.Status(), "retried")
+		a, _ = failed.AttemptByRef("cc-own-8")
+		require.Equal(t, 1, a.Number, "the failed attempt keeps the id it ran under")
+		require.Equal(t, domain.AttemptFailed, a.State)
+	})
+}

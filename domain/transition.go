@@ -128,14 +128,10 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 		}
 		return out.ignore(fmt.Sprintf("unknown attempt %d (current is %d)", ev.Attempt, t.attempt)), nil
 	}
-	if ev.ExternalRef != "" && ev.Kind != EventSubmitted && t.attemptOpen {
+	if ev.Kind != EventSubmitted {
 		// The id content-creator reports for the current attempt is its
 		// external ref from then on (kept when the event changes the task).
-		t.updateAttempt(func(a *Attempt) {
-			if !a.Finished() {
-				a.ExternalRef = ev.ExternalRef
-			}
-		})
+		t.takeReportedRef(ev.ExternalRef)
 	}
 	if m == moveAsSubmitted {
 		if !t.attemptOpen {
@@ -149,6 +145,14 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 
 	switch m {
 	case moveNA, moveIgnore:
+		if ev.Kind == EventSubmitted && t.takeReportedRef(ev.ExternalRef) {
+			// content-creator's first word about the attempt overtook the
+			// submit's answer and recorded the submission; the id that answer
+			// reports is still the attempt's from now on (issue #19).
+			t.updatedAt = at
+			out.Changed = true
+			return out, nil
+		}
 		if t.repeatsOutcome(ev) {
 			out.Duplicate = true
 			return out.ignore(fmt.Sprintf("attempt %d already %s", t.attempt, t.status)), nil
@@ -381,6 +385,21 @@ func (t *Task) finishAttempt(state AttemptState, err *TaskError, at time.Time) {
 			a.Error = &e
 		}
 	})
+}
+
+// takeReportedRef makes ref, an id content-creator reported for the open
+// attempt, its external ref. It reports whether that changed anything.
+func (t *Task) takeReportedRef(ref string) bool {
+	if ref == "" || !t.attemptOpen {
+		return false
+	}
+	changed := false
+	t.updateAttempt(func(a *Attempt) {
+		if !a.Finished() && a.ExternalRef != ref {
+			a.ExternalRef, changed = ref, true
+		}
+	})
+	return changed
 }
 
 func (t *Task) updateAttempt(fn func(*Attempt)) {

@@ -90,6 +90,22 @@ func TestPendingWithOpenAttempt(t *testing.T) {
 		require.Equal(t, domain.StatusProcessing, task.Status())
 	})
 
+	t.Run("the later submit ok still tells the id content-creator reports for the attempt", func(t *testing.T) {
+		task := newTask(t)
+		mustApply(t, task, openEv(t0))
+		mustApply(t, task, progressEv(1, 30, t0.Add(time.Minute)))
+		sub := submitEv(1, t0.Add(2*time.Minute))
+		sub.ExternalRef = "cc-own-7"
+		out := mustApply(t, task, sub)
+		require.True(t, out.Changed, "the reported id is saved")
+		require.Equal(t, domain.StatusProcessing, out.To, "nothing else changes")
+		require.Equal(t, domain.StatusProcessing, task.Status())
+		require.Equal(t, 30, task.Progress().Percentage)
+		require.Equal(t, "cc-own-7", task.ExternalRef(), "polls and callbacks name the attempt by it from now on")
+
+		requireIgnored(t, task, sub) // the same id again changes nothing
+	})
+
 	t.Run("a failure overtaking the submit schedules a retry; the later submit ok is stale", func(t *testing.T) {
 		task := newTask(t)
 		mustApply(t, task, openEv(t0))

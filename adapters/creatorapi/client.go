@@ -321,13 +321,36 @@ func (c *Client) early(req ports.SubmitRequest, a answer, left bool, started tim
 		return ports.SubmitResult{}, fmt.Errorf("content-creator API create: answered %d: %s", a.status, refusal(a))
 	}
 	// A run fast enough to answer at once (its test mode takes milliseconds).
-	c.acknowledge(req.ExternalRef)
+	// The id its answer names is the attempt's from now on.
+	_, ref, _ := c.answered(req.ExternalRef, a.body)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		c.finish(context.Background(), req, a, started)
 	}()
-	return ports.SubmitResult{ExternalRef: req.ExternalRef, Running: done}, nil
+	return ports.SubmitResult{ExternalRef: ref, Running: done}, nil
+}
+
+// answered reads a 2xx answer to a submission and the id it names for the
+// run: its taskId (else its id), or sent when it names none. That id is the
+// one the server knows — it may run the job under an id of its own (issue
+// #19) — so it is the one acknowledged, and the only one asked about by id
+// from then on: asking about sent instead could kill it. An answer it
+// cannot read acknowledges nothing (its task list stays safe to ask).
+func (c *Client) answered(sent string, body []byte) (taskData, string, error) {
+	data, err := decodeData(body)
+	if err != nil {
+		return taskData{}, sent, err
+	}
+	ref := sent
+	switch {
+	case data.TaskID != "":
+		ref = data.TaskID
+	case data.ID != "":
+		ref = data.ID
+	}
+	c.acknowledge(ref)
+	return data, ref, nil
 }
 
 // finish reports the answer that ended a submission's request. A request
@@ -353,8 +376,8 @@ func (c *Client) finish(runCtx context.Context, req ports.SubmitRequest, a answe
 	case a.status < 200 || a.status >= 300:
 		o.Error = domain.CreatorError(fmt.Sprintf("content-creator API answered %d: %s", a.status, refusal(a)))
 	default:
-		c.acknowledge(req.ExternalRef)
-		data, err := decodeData(a.body)
+		data, ref, err := c.answered(req.ExternalRef, a.body)
+		o.ExternalRef = ref
 		switch {
 		case err != nil:
 			o.Error = domain.CreatorBadOutput(err.Error())

@@ -473,3 +473,59 @@ func TestTheClockTimesTheAcceptWindowAndTheOutcome(t *testing.T) {
 	require.Equal(t, ports.PhaseCompleted, out.Phase)
 	require.Equal(t, clk.now, out.At)
 }
+
+// TestAnIDTheAnswerReportsIsTheAttempts (issue #19): the server may run the
+// job under an id of its own. The id its answer names is the submission's
+// and the outcome's external ref, the one acknowledged and asked about by
+// id from then on; the id sent, which it never took, is only ever looked
+// for in its task list (asking about it directly would kill it).
+func TestAnIDTheAnswerReportsIsTheAttempts(t *testing.T) {
+	for name, window := range map[string]time.Duration{
+		"an answer within the accept window":   time.Minute,
+		"an answer after the request was held": 20 * time.Millisecond,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var s *server
+			s = newServer(t, func(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+				require.Equal(t, "task-a-1", body["idempotencyKey"])
+				if window < time.Second {
+					time.Sleep(100 * time.Millisecond) // past the window: the request is held
+				}
+				s.took("cc-own-7", "completed")
+				status, answer := sample(t, "api-post-ok.txt", "test-api-001", "cc-own-7")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				_, _ = w.Write(answer)
+			})
+			c, seen := newClient(t, s, window)
+			res, err := c.Submit(t.Context(), request("task-a-1"))
+			require.NoError(t, err)
+			out := seen.next(t)
+			<-res.Running
+			if window > time.Second {
+				require.Equal(t, "cc-own-7", res.ExternalRef, "the answer came with the submission: its id is the submission's")
+			} else {
+				require.Equal(t, "task-a-1", res.ExternalRef, "nothing reported yet when the request is held")
+			}
+			require.Equal(t, ports.PhaseCompleted, out.Phase)
+			require.Equal(t, "cc-own-7", out.ExternalRef, "the outcome names the id it ran the job under")
+
+			st, err := c.Status(t.Context(), "cc-own-7")
+			require.NoError(t, err)
+			require.Equal(t, ports.PhaseCompleted, st.Phase)
+			_, err = c.Result(t.Context(), "cc-own-7")
+			require.NoError(t, err)
+			require.NoError(t, c.Cancel(t.Context(), "cc-own-7"))
+			_, err = c.Status(t.Context(), "task-a-1")
+			require.ErrorIs(t, err, ports.ErrCreatorUnknownTask, "the id sent is not one it took")
+
+			require.Equal(t, []string{
+				"POST /api/tasks",
+				"GET /api/tasks/cc-own-7", // acknowledged by the answer: asked by id, no list lookup
+				"GET /api/tasks/cc-own-7/result",
+				"DELETE /api/tasks/cc-own-7",
+				"GET /api/tasks?page=1&limit=100", // the id sent is only looked for in the list
+			}, s.requests())
+		})
+	}
+}

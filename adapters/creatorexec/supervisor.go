@@ -221,23 +221,26 @@ func (s *Supervisor) outcome(req ports.SubmitRequest, state *os.ProcessState, ou
 		return o
 	}
 	run := parseSyncRun(out.stdout)
+	if run.ref != "" {
+		// The id it printed is the one it ran the job under — its own when it
+		// ignored ours — and the attempt's from now on (issue #19): status,
+		// result and cancel ask about that one.
+		o.ExternalRef = run.ref
+	}
 	switch {
-	case run.ref != "" && run.ref != req.ExternalRef:
-		o.Error = domain.CreatorBadOutput(fmt.Sprintf(
-			"content-creator ran the task as %q instead of %q (state %q): it did not run it here to the end",
-			run.ref, req.ExternalRef, run.raw))
 	case run.state == ports.PhaseCompleted:
 		// An empty article is the transition function's to judge (INVALID_RESULT).
 		o.Phase, o.Result = ports.PhaseCompleted, run.result()
 	case run.state == ports.PhaseFailed:
 		reason := run.reason
 		if reason == "" {
-			reason = s.failureReason(req.ExternalRef)
+			reason = s.failureReason(o.ExternalRef)
 		}
 		o.Error = domain.CreatorExecutionFailed(head(red.clean(reason)))
 	default:
 		o.Error = domain.CreatorBadOutput(fmt.Sprintf(
-			"content-creator create exited 0 without a finished run in its output (state %q): %s", run.raw, red.tail(out.stdout)))
+			"content-creator create exited 0 without a finished run of %q in its output (state %q): %s",
+			o.ExternalRef, run.raw, red.tail(out.stdout)))
 	}
 	return o
 }

@@ -239,3 +239,59 @@ esac`)
 	require.NoError(t, s.Cancel(t.Context(), "test-cli-001"))
 	require.Equal(t, []string{"cancel", "--task-id", "test-cli-001"}, cli.argv(t))
 }
+
+// TestARunUnderAnIDOfItsOwn (issue #19): a run the CLI printed under an id
+// other than the --taskId it was given is still the run's outcome, with
+// that id as its external ref; whatever is asked about the run afterwards
+// (the failure's reason, status, result, cancel) names that id.
+func TestARunUnderAnIDOfItsOwn(t *testing.T) {
+	calls := func(t *testing.T, cli fakeCLI) []string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(cli.dir, "calls"))
+		require.NoError(t, err)
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	t.Run("completed", func(t *testing.T) {
+		cli := newFakeCLI(t, `echo "$*" >> "$REC/calls"
+case "$1" in
+create) sed "s/test-cli-001/cc-own-7/g" "$FIXTURES/cli-create-completed.stdout" ;;
+status) sed "s/test-cli-001/cc-own-7/g" "$FIXTURES/cli-status.stdout" ;;
+result) sed "s/test-cli-001/cc-own-7/g" "$FIXTURES/cli-result.stdout" ;;
+esac`)
+		s, seen := newSupervisor(t, creatorexec.Config{Command: cli.path})
+		res, err := s.Submit(t.Context(), request("task-a-1"))
+		require.NoError(t, err)
+		out := seen.next(t)
+		<-res.Running
+		require.Equal(t, ports.PhaseCompleted, out.Phase, "not CREATOR_BAD_OUTPUT: %+v", out.Error)
+		require.Equal(t, "cc-own-7", out.ExternalRef)
+		require.True(t, strings.HasPrefix(out.Result.Content, "# 边缘计算入门\n\n## 引言"))
+		require.Equal(t, []string{"data/images/cc-own-7_0_1795861895422.png", "data/images/cc-own-7_1_1795861895422.png"}, out.Result.Images)
+
+		st, err := s.Status(t.Context(), "cc-own-7")
+		require.NoError(t, err)
+		require.Equal(t, ports.PhaseCompleted, st.Phase)
+		_, err = s.Result(t.Context(), "cc-own-7")
+		require.NoError(t, err)
+		require.NoError(t, s.Cancel(t.Context(), "cc-own-7"))
+		got := calls(t, cli)
+		require.Len(t, got, 4)
+		require.True(t, strings.HasPrefix(got[0], "create --type content-creator --mode sync --taskId task-a-1 "), got[0])
+		require.Equal(t, []string{"status --task-id cc-own-7", "result --task-id cc-own-7", "cancel --task-id cc-own-7"}, got[1:])
+	})
+	t.Run("failed without a reason in its output", func(t *testing.T) {
+		cli := newFakeCLI(t, `echo "$*" >> "$REC/calls"
+case "$1" in
+create) printf '✅ 执行成功\n────────────────────────────────────────\n任务ID: cc-own-8\n状态: 失败\n────────────────────────────────────────\n' ;;
+status) sed "s/test-fail-001/cc-own-8/g" "$FIXTURES/cli-status-fail.stdout" ;;
+esac`)
+		s, seen := newSupervisor(t, creatorexec.Config{Command: cli.path})
+		_, err := s.Submit(t.Context(), request("task-f-1"))
+		require.NoError(t, err)
+		out := seen.next(t)
+		require.Equal(t, ports.PhaseFailed, out.Phase)
+		require.Equal(t, "cc-own-8", out.ExternalRef)
+		require.Equal(t, "Text quality check failed after 3 attempts", out.Error.Message, "the reason status -t gave for the id it ran")
+		require.Equal(t, "status --task-id cc-own-8", calls(t, cli)[1])
+	})
+}

@@ -468,12 +468,18 @@ func (f *fakeCreatorAPI) answer(w http.ResponseWriter, sample, sampleID, id stri
 	_, _ = w.Write(body)
 }
 
-// callBack posts the captured completed callback for id to the body's URL, as
-// its server does: unsigned, the token in the URL.
+// callBack posts the captured completed callback for the body's id to its
+// URL, as its server does: unsigned, the token in the URL.
 func (f *fakeCreatorAPI) callBack(body map[string]any) int {
+	code, _ := f.callBackAs(body, body["idempotencyKey"].(string))
+	return code
+}
+
+// callBackAs posts the captured completed callback naming id (the id the
+// server ran the job under) to the body's URL, and returns the answer.
+func (f *fakeCreatorAPI) callBackAs(body map[string]any, id string) (int, map[string]any) {
 	raw, err := os.ReadFile("testdata/callback-completed.body.json")
 	require.NoError(f.t, err)
-	id := body["idempotencyKey"].(string)
 	req, err := http.NewRequest(http.MethodPost, body["callbackUrl"].(string), bytes.NewReader(bytes.ReplaceAll(raw, []byte("test-api-001"), []byte(id))))
 	require.NoError(f.t, err)
 	req.Header.Set("Content-Type", "application/json")
@@ -482,8 +488,10 @@ func (f *fakeCreatorAPI) callBack(body map[string]any) int {
 	req.Header.Set("X-Task-ID", id)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(f.t, err)
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	var answer map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&answer)
+	return resp.StatusCode, answer
 }
 
 // TestE2EAPIProfile: the published server's answers and callbacks through
@@ -543,4 +551,116 @@ func TestE2EAPIProfile(t *testing.T) {
 	require.Equal(t, domain.DefaultTargetAudience, first["targetAudience"])
 	require.NotContains(t, first, "tone")
 	require.Contains(t, first["callbackUrl"], "?token=")
+}
+
+// TestE2EAPIProfileKeepsTheIDItReports (issue #19): the published server may
+// run a job under an id of its own. The id its answer names is the attempt's
+// external ref, and its callback naming that id is accepted — whether the
+// answer or the callback comes first. The id sent, which it never took, is
+// never asked about (the fake fails the test if it is: the real one dies).
+func TestE2EAPIProfileKeepsTheIDItReports(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range map[string]func(testing.TB) string{"sqlite": sqlstoretest.SQLiteURL, "postgres": sqlstoretest.PostgresURL} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			type call struct {
+				body map[string]any
+				own  string
+				code int
+				resp map[string]any
+			}
+			calls := make(chan call, 4)
+			var api *fakeCreatorAPI
+			api = newFakeCreatorAPI(t, func(w http.ResponseWriter, body map[string]any, n int) {
+				c := call{body: body, own: fmt.Sprintf("cc-own-%d", n)}
+				if strings.Contains(body["topic"].(string), "callback first") {
+					c.code, c.resp = api.callBackAs(body, c.own)
+				}
+				api.answer(w, "api-post-ok.txt", "test-api-001", c.own)
+				calls <- c
+			})
+			env := append([]string{"CREATOR_PROFILE=api", "CREATOR_API_BASE_URL=" + api.srv.URL, "DATABASE_URL=" + dbURL(t)}, fastPolling...)
+			svc := startService(t, t.TempDir(), env)
+			ownRef := func(v taskView) string {
+				if len(v.Attempts) == 0 {
+					return ""
+				}
+				return v.Attempts[0].ExternalRef
+			}
+
+			// The answer first: it completes the task and its id is kept;
+			// the callback naming that id, which follows, is a duplicate.
+			answered := svc.createTask("边缘计算入门 answer first")
+			c := <-calls
+			require.Equal(t, answered+"-1", c.body["idempotencyKey"], "the id sent")
+			v := waitTask(svc, answered, "completed", 30*time.Second, func(v taskView) bool { return v.Status == "completed" })
+			require.Equal(t, c.own, ownRef(v), "the id its answer names is the attempt's external ref")
+			code, resp := api.callBackAs(c.body, c.own)
+			require.Equal(t, http.StatusOK, code, "its callback with the id it reported: %v", resp)
+			require.Equal(t, true, resp["duplicate"], "%v", resp)
+			requireCompletedOnce(t, svc, svc.pool(), answered)
+
+			// The callback first: accepted (the token authenticates it), it
+			// completes the task; the answer that follows changes nothing.
+			calledBack := svc.createTask("边缘计算入门 callback first")
+			c = <-calls
+			require.Equal(t, http.StatusOK, c.code, "%v", c.resp)
+			require.Equal(t, "completed", c.resp["status"], "%v", c.resp)
+			v = waitTask(svc, calledBack, "completed", 30*time.Second, func(v taskView) bool { return v.Status == "completed" })
+			require.Equal(t, c.own, ownRef(v))
+			ds := svc.deliveries(calledBack).Items
+			require.Len(t, ds, 1)
+			require.Equal(t, "applied", ds[0].Outcome)
+			requireCompletedOnce(t, svc, svc.pool(), calledBack)
+		})
+	}
+}
+
+// TestE2ECLIProfileKeepsTheIDItPrints (issue #19): a run the CLI printed
+// under an id of its own is that run's outcome, not CREATOR_BAD_OUTPUT, and
+// the id is the attempt's from then on: the failed run's reason is asked of
+// `status -t` with it, and the retry's run completes the task through its own.
+func TestE2ECLIProfileKeepsTheIDItPrints(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range map[string]func(testing.TB) string{"sqlite": sqlstoretest.SQLiteURL, "postgres": sqlstoretest.PostgresURL} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// Attempt 1 fails without saying why in its output; status tells.
+			cli := newCLICreator(t, `case "$ref" in
+*-1) printf '✅ 执行成功\n────────────────────────────────────────\n任务ID: own-%s\n状态: 失败\n────────────────────────────────────────\n' "$ref" ;;
+*) sed "s/test-cli-001/own-$ref/g" "$SAMPLES/cli-create-completed.stdout" ;;
+esac`, `echo "$ref" >> "$DIR/status.log"
+case "$ref" in
+own-*) sed "s/test-fail-001/$ref/g" "$SAMPLES/cli-status-fail.stdout" ;;
+*) echo "❌ 错误: 未找到任务 $ref" >&2; exit 1 ;;
+esac`)
+			svc := startService(t, t.TempDir(), cliProfile(cli, "DATABASE_URL="+dbURL(t)))
+			id := svc.createTask("边缘计算入门")
+
+			v := waitTask(svc, id, "completed on attempt 2", retryWait, func(v taskView) bool { return v.Status == "completed" })
+			require.Equal(t, 2, v.Attempt)
+			require.Len(t, v.Attempts, 2)
+			require.Equal(t, "own-"+id+"-1", v.Attempts[0].ExternalRef)
+			require.Equal(t, "failed", v.Attempts[0].State)
+			require.Equal(t, "own-"+id+"-2", v.Attempts[1].ExternalRef)
+			require.Equal(t, "completed", v.Attempts[1].State)
+			require.Contains(t, v.LastError.Text, "Text quality check failed after 3 attempts", "the reason status -t gave")
+			require.NotEqual(t, "CREATOR_BAD_OUTPUT", v.LastError.Code)
+
+			content := svc.content(requireCompletedOnce(t, svc, svc.pool(), id))
+			require.Equal(t, sampleArticle(t), content.Content)
+			require.Equal(t, []string{
+				"data/images/own-" + id + "-2_0_1795861895422.png", "data/images/own-" + id + "-2_1_1795861895422.png",
+			}, content.Images)
+
+			var refs []string
+			for _, c := range cli.creates(t) {
+				refs = append(refs, c.TaskID)
+			}
+			require.Equal(t, []string{id + "-1", id + "-2"}, refs, "each attempt is sent its own id")
+			statuses, err := os.ReadFile(filepath.Join(cli.dir, "status.log"))
+			require.NoError(t, err)
+			require.Equal(t, "own-"+id+"-1\n", string(statuses), "status asked about the id the run printed, and only it")
+		})
+	}
 }
