@@ -195,7 +195,7 @@ func TestDashboardInTheBrowser(t *testing.T) {
 		until(t, ctx, "the page to show the retried task active", `['pending','submitted'].includes(document.querySelector('#task-fields .status').textContent)`)
 		v, _ := svc.waitStatus(id, "submitted", 30*time.Second)
 		require.Equal(t, 2, v.Attempt, "retry opened a second attempt")
-		until(t, ctx, "the second attempt on the page", `document.querySelectorAll('#attempts li').length === 2`)
+		until(t, ctx, "the second attempt on the page", `document.querySelectorAll('#timeline li[data-kind=attempt]').length === 2`)
 		require.True(t, evaluate[bool](t, ctx, `[...document.querySelectorAll('#task-fields dt')].some(d => d.textContent === 'Times out')`),
 			"an active task shows its deadline")
 	})
