@@ -415,10 +415,24 @@ function errorLine(error) {
     text(error.message || error.text));
 }
 
+// instant is a timeline entry's time to the millisecond: callbacks of one
+// attempt often arrive within the same second.
+function instant(iso) {
+  let shown;
+  try {
+    shown = new Date(iso).toLocaleString(undefined, { year: 'numeric', month: 'numeric', day: 'numeric',
+      hour: 'numeric', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 });
+  } catch (_) {
+    shown = new Date(iso).toLocaleString();
+  }
+  return el('time', { datetime: iso, title: iso }, shown);
+}
+
 function attemptOpened(a) {
+  // An ended attempt's state is on its end; an open one's is here.
   return el('li', { class: 'entry-attempt', 'data-kind': 'attempt', 'data-attempt': a.number },
-    el('div', { class: 'entry-head' }, time(a.opened_at), ' ', el('strong', {}, 'Attempt ' + a.number + ' opened'),
-      ' ', statusBadge(a.state)),
+    el('div', { class: 'entry-head' }, instant(a.opened_at), ' ', el('strong', {}, 'Attempt ' + a.number + ' opened'),
+      a.finished_at ? null : ' ', a.finished_at ? null : statusBadge(a.state)),
     el('div', { class: 'muted' }, 'opened ', time(a.opened_at), ' · submitted ', time(a.submitted_at),
       ' · ended ', time(a.finished_at)),
     el('div', { class: 'muted' }, 'ref ', el('code', {}, a.external_ref || '—'),
@@ -427,7 +441,7 @@ function attemptOpened(a) {
 
 function attemptEnded(a) {
   return el('li', { class: 'entry-end entry-end-' + a.state, 'data-kind': 'attempt-end', 'data-attempt': a.number },
-    el('div', { class: 'entry-head' }, time(a.finished_at), ' ', el('strong', {}, 'Attempt ' + a.number + ' ended'),
+    el('div', { class: 'entry-head' }, instant(a.finished_at), ' ', el('strong', {}, 'Attempt ' + a.number + ' ended'),
       ' ', statusBadge(a.state)),
     a.error ? errorLine(a.error) : null);
 }
@@ -435,7 +449,7 @@ function attemptEnded(a) {
 function deliveryEntry(d) {
   const what = d.event ? 'Callback “' + d.event + '”' : 'Refused request';
   return el('li', { class: 'entry-delivery', 'data-kind': 'delivery', 'data-attempt': d.attempt || '' },
-    el('div', { class: 'entry-head' }, time(d.received_at), ' ', el('strong', {}, what),
+    el('div', { class: 'entry-head' }, instant(d.received_at), ' ', el('strong', {}, what),
       d.attempt ? ' · attempt ' + d.attempt : '', ' ', outcomeBadge(d)),
     el('div', { class: 'muted' }, deliveryId(d.delivery_id), ' · ' + (d.scheme || 'no scheme') +
       (d.http_status ? ' · HTTP ' + d.http_status : '') + (d.request_id ? ' · request ' : ''),
