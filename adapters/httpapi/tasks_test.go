@@ -163,6 +163,9 @@ type taskJSON struct {
 		State       string         `json:"state"`
 		CallbackURL string         `json:"callback_url"`
 		Error       *taskErrorJSON `json:"error"`
+		OpenedAt    *string        `json:"opened_at"`
+		SubmittedAt *string        `json:"submitted_at"`
+		FinishedAt  *string        `json:"finished_at"`
 	} `json:"attempts"`
 	CreatedAt   *string `json:"created_at"`
 	SubmittedAt *string `json:"submitted_at"`

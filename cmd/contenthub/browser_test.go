@@ -195,7 +195,7 @@ func TestDashboardInTheBrowser(t *testing.T) {
 		until(t, ctx, "the page to show the retried task active", `['pending','submitted'].includes(document.querySelector('#task-fields .status').textContent)`)
 		v, _ := svc.waitStatus(id, "submitted", 30*time.Second)
 		require.Equal(t, 2, v.Attempt, "retry opened a second attempt")
-		until(t, ctx, "the second attempt on the page", `document.querySelectorAll('#attempts li').length === 2`)
+		until(t, ctx, "the second attempt on the page", `document.querySelectorAll('#timeline li[data-kind=attempt]').length === 2`)
 		require.True(t, evaluate[bool](t, ctx, `[...document.querySelectorAll('#task-fields dt')].some(d => d.textContent === 'Times out')`),
 			"an active task shows its deadline")
 	})
@@ -341,8 +341,13 @@ func TestDashboardInTheBrowser(t *testing.T) {
 				map[string]any{"account_id": 4242, "topic": topic}, &v))
 			ids = append(ids, v.TaskID)
 		}
+		// The accounts page reads its counts once: it is loaded only when
+		// the one task runs (submitted), not while its attempt is still
+		// being opened, so that the page's counts are the final ones.
 		waiting := ""
 		require.Eventually(t, func() bool {
+			waiting = ""
+			submitted := 0
 			for _, id := range ids {
 				var v struct {
 					Status        string  `json:"status"`
@@ -351,11 +356,13 @@ func TestDashboardInTheBrowser(t *testing.T) {
 				svc.call(http.MethodGet, "/api/v1/content/tasks/"+id, nil, &v)
 				if v.Status == "pending" && v.WaitingReason != nil && *v.WaitingReason == "account_concurrency" {
 					waiting = id
-					return true
+				}
+				if v.Status == "submitted" {
+					submitted++
 				}
 			}
-			return false
-		}, 30*time.Second, 50*time.Millisecond, "one task waits on the account's max_concurrency")
+			return waiting != "" && submitted == 1
+		}, 30*time.Second, 50*time.Millisecond, "one task runs, the other waits on the account's max_concurrency")
 
 		// A fresh load of each page (a query string), not a hash change.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ui+"?load=2#/accounts")))

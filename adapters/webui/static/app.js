@@ -325,6 +325,7 @@ byId('more').addEventListener('click', () => loadTasks(true).catch((err) => show
 // ---- task page ----
 
 let currentTask = null;
+let currentDeliveries = []; // the shown task's delivery log, as last read
 let refreshTimer = 0;
 
 function field(list, name, value) {
@@ -367,19 +368,9 @@ function renderTask(task) {
   field(fields, 'Started', time(task.started_at));
   field(fields, 'Completed', time(task.completed_at));
   field(fields, 'Updated', time(task.updated_at));
-
-  const attempts = byId('attempts');
-  attempts.replaceChildren();
-  for (const a of (task.attempts || []).slice().reverse()) {
-    attempts.append(el('li', {},
-      el('strong', {}, 'Attempt ' + a.number + ' '), statusBadge(a.state),
-      el('div', { class: 'muted' }, 'opened ', time(a.opened_at), ' · submitted ', time(a.submitted_at),
-        ' · finished ', time(a.finished_at)),
-      el('div', { class: 'muted' }, 'ref ', el('code', {}, a.external_ref || '—'),
-        a.callback_url ? ' · callback ' : '', a.callback_url ? el('code', {}, a.callback_url) : ''),
-      a.error ? el('p', { class: 'error', lang: langOf(a.error.text) }, a.error.text) : null));
-  }
-  if (!attempts.children.length) attempts.append(el('li', { class: 'muted' }, 'Not submitted yet.'));
+  // A cancel or retry answers with the task alone: its new attempt joins the
+  // deliveries last read.
+  renderTimeline(task, currentDeliveries);
 }
 
 function renderProgress(progress, status) {
@@ -392,13 +383,99 @@ function renderProgress(progress, status) {
     text([progress.stage, progress.message].filter(Boolean).join(' — ')));
 }
 
-function renderDeliveries(items) {
-  byId('deliveries').replaceChildren(...items.map((d) => el('tr', {},
-    el('td', {}, d.attempt), el('td', {}, d.event), el('td', { class: 'nowrap' }, d.scheme || '—'),
-    el('td', {}, el('span', { class: 'outcome outcome-' + d.outcome }, d.outcome)),
-    el('td', {}, text(d.reason || '')), el('td', {}, d.http_status || ''),
-    el('td', {}, el('code', {}, d.delivery_id || '—')), el('td', {}, time(d.received_at)))));
-  byId('deliveries-empty').hidden = items.length > 0;
+// ---- the task's timeline: attempts and callback deliveries in one order ----
+
+// shortId shortens a delivery id ("sha256:…" or "wh:…") to its kind and 8
+// characters; the element that shows it carries the full id as its title.
+function shortId(id) {
+  const colon = id.indexOf(':');
+  const kind = colon >= 0 ? id.slice(0, colon + 1) : '';
+  const rest = id.slice(kind.length);
+  return rest.length > 8 ? kind + rest.slice(0, 8) + '…' : id;
+}
+
+function deliveryId(id) {
+  if (!id) return el('span', { class: 'muted' }, 'no delivery id');
+  return el('code', { class: 'delivery-id', title: id, 'data-delivery-id': id }, shortId(id));
+}
+
+// outcomeBadge says what became of a delivery. An applied "failed" callback
+// ended its attempt: it is marked apart from an applied completion (a
+// success) and from applied progress, in words as well as in colour.
+function outcomeBadge(d) {
+  let label = d.outcome;
+  let kind = d.outcome;
+  if (d.outcome === 'applied' && d.event === 'failed') { label = 'applied failure'; kind = 'applied-failure'; }
+  else if (d.outcome === 'applied' && d.event === 'progress') kind = 'applied-progress';
+  return el('span', { class: 'outcome outcome-' + kind, 'data-outcome': kind }, label);
+}
+
+function errorLine(error) {
+  return el('p', { class: 'error' }, error.code ? el('code', {}, error.code) : null, error.code ? ' ' : null,
+    text(error.message || error.text));
+}
+
+// instant is a timeline entry's time to the millisecond: callbacks of one
+// attempt often arrive within the same second.
+function instant(iso) {
+  let shown;
+  try {
+    shown = new Date(iso).toLocaleString(undefined, { year: 'numeric', month: 'numeric', day: 'numeric',
+      hour: 'numeric', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 });
+  } catch (_) {
+    shown = new Date(iso).toLocaleString();
+  }
+  return el('time', { datetime: iso, title: iso }, shown);
+}
+
+function attemptOpened(a) {
+  // An ended attempt's state is on its end; an open one's is here.
+  return el('li', { class: 'entry-attempt', 'data-kind': 'attempt', 'data-attempt': a.number },
+    el('div', { class: 'entry-head' }, instant(a.opened_at), ' ', el('strong', {}, 'Attempt ' + a.number + ' opened'),
+      a.finished_at ? null : ' ', a.finished_at ? null : statusBadge(a.state)),
+    el('div', { class: 'muted' }, 'opened ', time(a.opened_at), ' · submitted ', time(a.submitted_at),
+      ' · ended ', time(a.finished_at)),
+    el('div', { class: 'muted' }, 'ref ', el('code', {}, a.external_ref || '—'),
+      a.callback_url ? ' · callback ' : '', a.callback_url ? el('code', {}, a.callback_url) : ''));
+}
+
+function attemptEnded(a) {
+  return el('li', { class: 'entry-end entry-end-' + a.state, 'data-kind': 'attempt-end', 'data-attempt': a.number },
+    el('div', { class: 'entry-head' }, instant(a.finished_at), ' ', el('strong', {}, 'Attempt ' + a.number + ' ended'),
+      ' ', statusBadge(a.state)),
+    a.error ? errorLine(a.error) : null);
+}
+
+function deliveryEntry(d) {
+  const what = d.event ? 'Callback “' + d.event + '”' : 'Refused request';
+  return el('li', { class: 'entry-delivery', 'data-kind': 'delivery', 'data-attempt': d.attempt || '' },
+    el('div', { class: 'entry-head' }, instant(d.received_at), ' ', el('strong', {}, what),
+      d.attempt ? ' · attempt ' + d.attempt : '', ' ', outcomeBadge(d)),
+    el('div', { class: 'muted' }, deliveryId(d.delivery_id), ' · ' + (d.scheme || 'no scheme') +
+      (d.http_status ? ' · HTTP ' + d.http_status : '') + (d.request_id ? ' · request ' : ''),
+    d.request_id ? el('code', {}, d.request_id) : null),
+    d.reason ? el('div', { class: 'muted' }, 'why: ', text(d.reason)) : null);
+}
+
+// timelineEntries merges the attempts (opened, then ended) with the
+// deliveries by time. At the same instant an attempt opens before its
+// callbacks, and the callback that ended it comes before its end.
+function timelineEntries(attempts, deliveries) {
+  const entries = [];
+  const add = (iso, rank, attempt, node) => entries.push({ at: Date.parse(iso), rank, attempt, seq: entries.length, node });
+  for (const a of attempts) {
+    add(a.opened_at, 0, a.number, attemptOpened(a));
+    if (a.finished_at) add(a.finished_at, 2, a.number, attemptEnded(a));
+  }
+  for (const d of deliveries) add(d.received_at, 1, d.attempt, deliveryEntry(d));
+  entries.sort((x, y) => (x.at - y.at) || (x.rank - y.rank) || (x.attempt - y.attempt) || (x.seq - y.seq));
+  return entries.map((e) => e.node);
+}
+
+function renderTimeline(task, deliveries) {
+  const entries = timelineEntries(task.attempts || [], deliveries);
+  byId('timeline').replaceChildren(...(entries.length ? entries :
+    [el('li', { class: 'muted' }, 'Not submitted yet.')]));
 }
 
 let previewedContent = null;
@@ -461,13 +538,14 @@ async function loadTask(id) {
     api('/content/tasks/' + encodeURIComponent(id)),
     api('/content/tasks/' + encodeURIComponent(id) + '/deliveries'),
   ]);
+  currentDeliveries = deliveries.items;
   renderTask(task);
-  renderDeliveries(deliveries.items);
   await renderContent(task.content_id);
 }
 
 async function showTask(gen, id) {
   currentTask = null;
+  currentDeliveries = [];
   previewedContent = null;
   byId('preview').hidden = true;
   await loadTask(id);
