@@ -68,7 +68,7 @@ func lifecycleMessage(out domain.Outcome, created bool) string {
 // failed, otherwise what the event was.
 func lifecycleReason(ev domain.Event, t *domain.Task, out domain.Outcome) string {
 	switch {
-	case ev.Kind == domain.EventFailed, ev.Kind == domain.EventDeadline, out.InvalidResult:
+	case ev.Kind == domain.EventFailed, ev.Kind == domain.EventDeadline, ev.Kind == domain.EventLost, out.InvalidResult:
 		if e, ok := t.LastError(); ok {
 			return e.String()
 		}

@@ -3,6 +3,8 @@ package application
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +26,14 @@ type ReconcilerConfig struct {
 	// start-up (seconds, up to ~20 on a loaded machine). Until then "unknown"
 	// is no answer rather than a lost submission.
 	StartupGrace time.Duration
+	// StallTimeout is CREATOR_STALL_TIMEOUT: a run content-creator reports
+	// as running whose progress and update time have not changed for this
+	// long, and that no live run of this process holds (Live), is lost
+	// (SERVICE.md §14). Zero: runs are never found lost.
+	StallTimeout time.Duration
+	// Live says which runs this process supervises itself (a CLI child, a
+	// held request); nil: none (the contract profile's CLI returns at once).
+	Live ports.LiveRuns
 }
 
 // Reconciler is the second guarantee: it finishes tasks whose callbacks were
@@ -206,7 +216,7 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 	}
 	switch st.Phase {
 	case ports.PhaseRunning:
-		return ev, true
+		return r.lost(ctx, log, t, st, base), true
 	case ports.PhaseCompleted:
 		result, err := r.creator.Result(ctx, ref)
 		if err != nil {
@@ -229,6 +239,59 @@ func (r *Reconciler) poll(ctx context.Context, log *zap.Logger, t *domain.Task, 
 		log.Info("unrecognised content-creator status", zap.String("status", st.Raw))
 		return ev, false
 	}
+}
+
+// lost decides whether a run content-creator reports as running is lost
+// (SERVICE.md §14): nothing of this process runs it, and neither its
+// reported progress and update time (st, remembered by the store across
+// polls and restarts) nor a progress callback nor its submission has moved
+// for StallTimeout. A lost run is an EventLost; otherwise no event.
+func (r *Reconciler) lost(ctx context.Context, log *zap.Logger, t *domain.Task, st ports.CreatorStatus, base domain.Event) domain.Event {
+	ref := t.ExternalRef()
+	if r.cfg.StallTimeout <= 0 || (r.cfg.Live != nil && r.cfg.Live.Live(ref)) {
+		// A live child or held request is watched by its supervision, and
+		// its status is this process's own "running", not content-creator's.
+		return domain.Event{}
+	}
+	since, err := r.deps.Stale.ObserveProgress(ctx, t.ID(), t.Attempt(), progressMark(st), base.At)
+	if err != nil {
+		log.Warn("record content-creator's reported progress", zap.Error(err))
+		return domain.Event{}
+	}
+	if p := t.Progress().UpdatedAt; p.After(since) {
+		since = p
+	}
+	if a, ok := t.CurrentAttempt(); ok && a.SubmittedAt.After(since) {
+		since = a.SubmittedAt
+	}
+	if base.At.Sub(since) < r.cfg.StallTimeout {
+		return domain.Event{}
+	}
+	ev := base
+	ev.Kind = domain.EventLost
+	ev.Error = domain.CreatorLost(fmt.Sprintf(
+		"content-creator reports the attempt %q, but it has not advanced since %s (CREATOR_STALL_TIMEOUT %s) and no run of this service holds it",
+		st.Raw, since.UTC().Format(time.RFC3339), r.cfg.StallTimeout))
+	log.Warn("content-creator run lost: it reports running but no longer advances",
+		zap.String("external_ref", ref), zap.Time("unchanged_since", since), zap.String("status", st.Raw))
+	return ev
+}
+
+// progressMark is what a status answer says of a run's advance, as one
+// string: its state, progress and update time. Two answers with the same
+// mark show a run that has not moved.
+func progressMark(st ports.CreatorStatus) string {
+	var b strings.Builder
+	b.WriteString(st.Raw)
+	if p := st.Progress; p != nil {
+		fmt.Fprintf(&b, "|%g|%s|%s", p.Percentage, p.Stage, p.Message)
+	} else {
+		b.WriteString("|||")
+	}
+	if !st.UpdatedAt.IsZero() {
+		b.WriteString("|" + st.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
+	return b.String()
 }
 
 func (r *Reconciler) apply(ctx context.Context, log *zap.Logger, taskID string, ev domain.Event) bool {

@@ -66,6 +66,10 @@ type Config struct {
 	PollInterval  time.Duration `env:"POLL_INTERVAL" envDefault:"30s"`
 	CallbackGrace time.Duration `env:"CALLBACK_GRACE" envDefault:"30s"`
 	TaskTimeout   time.Duration `env:"TASK_TIMEOUT" envDefault:"30m"`
+	// CreatorStallTimeout: a run content-creator reports as running whose
+	// progress and update time have not moved for this long, with no live
+	// child or request of this process for it, is lost (§14).
+	CreatorStallTimeout time.Duration `env:"CREATOR_STALL_TIMEOUT" envDefault:"10m"`
 	// RetryBackoffBase is the wait before the second attempt, doubled per
 	// further attempt with jitter (half fixed, half random), capped at
 	// RetryBackoffMax (§14).
@@ -314,6 +318,7 @@ func (c *Config) validate() error {
 		{"CREATOR_RESULT_TIMEOUT", c.CreatorResultTimeout}, {"CREATOR_PROBE_INTERVAL", c.CreatorProbeInterval},
 		{"POLL_INTERVAL", c.PollInterval},
 		{"CALLBACK_GRACE", c.CallbackGrace}, {"TASK_TIMEOUT", c.TaskTimeout},
+		{"CREATOR_STALL_TIMEOUT", c.CreatorStallTimeout},
 		{"RETRY_BACKOFF_BASE", c.RetryBackoffBase}, {"RETRY_BACKOFF_MAX", c.RetryBackoffMax},
 		{"HTTP_READ_TIMEOUT", c.HTTPReadTimeout}, {"HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout},
 		{"HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},

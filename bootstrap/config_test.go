@@ -56,6 +56,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 	cases := map[string][]string{
 		"POLL_INTERVAL":             {"POLL_INTERVAL=soon"},
 		"CALLBACK_GRACE":            {"CALLBACK_GRACE=-5s"},
+		"CREATOR_STALL_TIMEOUT":     {"CREATOR_STALL_TIMEOUT=0s"},
 		"WEBHOOK_ENABLED":           {"WEBHOOK_ENABLED=maybe"},
 		"CREATOR_MAX_CONCURRENCY":   {"CREATOR_MAX_CONCURRENCY=lots"},
 		"CREATOR_BREAKER_FAILURES":  {"CREATOR_BREAKER_FAILURES=0"},

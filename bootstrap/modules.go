@@ -284,6 +284,7 @@ var CreatorModule = fx.Module("creator",
 		NewCreator,
 		func(b *creatorbreaker.Breaker) ports.ContentCreator { return b },
 		func(b *creatorbreaker.Breaker) ports.CreatorHealthReporter { return b },
+		func(b *creatorbreaker.Breaker) ports.LiveRuns { return b },
 		AsBackgroundLoop[*creatorbreaker.Breaker]("creator probe"),
 		fx.Annotate(creatorCommandChecks, fx.ResultTags(`group:"readiness,flatten"`)),
 	),
@@ -451,9 +452,10 @@ func dispatchLease(submitTimeout time.Duration) time.Duration {
 }
 
 // NewReconciler builds the polling guarantee's loop.
-func NewReconciler(cfg Config, deps application.Deps, creator ports.ContentCreator, wakeup *application.Wakeup) *application.Reconciler {
+func NewReconciler(cfg Config, deps application.Deps, creator ports.ContentCreator, live ports.LiveRuns,
+	wakeup *application.Wakeup) *application.Reconciler {
 	return application.NewReconciler(deps, creator, wakeup, application.ReconcilerConfig{
 		Interval: cfg.PollInterval, Grace: cfg.CallbackGrace, Concurrency: cfg.CreatorMaxConcurrency,
-		StartupGrace: cfg.CreatorStatusTimeout,
+		StartupGrace: cfg.CreatorStatusTimeout, StallTimeout: cfg.CreatorStallTimeout, Live: live,
 	})
 }

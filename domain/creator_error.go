@@ -75,6 +75,7 @@ const (
 	CodeCreatorBadOutput = "CREATOR_BAD_OUTPUT"
 	CodeCreatorCrashed   = "CREATOR_CRASHED"
 	CodeUnknownToCreator = "UNKNOWN_TO_CREATOR"
+	CodeCreatorLost      = "CREATOR_LOST"
 )
 
 // The types that go with them; ErrorTypeExecution is content-creator's own
@@ -87,6 +88,7 @@ const (
 	ErrorTypeCrashed        = "crashed"
 	ErrorTypeLostSubmission = "lost_submission"
 	ErrorTypeExecution      = "execution_error"
+	ErrorTypeLostRun        = "lost_run"
 )
 
 // SubmitRefused: content-creator refused the request (its validation, a
@@ -120,6 +122,13 @@ func CreatorCrashed(message string) TaskError {
 // submitted; it was lost.
 func UnknownToCreator(message string) TaskError {
 	return TaskError{Code: CodeUnknownToCreator, Type: ErrorTypeLostSubmission, Message: message}
+}
+
+// CreatorLost: content-creator reports the attempt running, but it has not
+// advanced for the stall timeout and nothing of this service runs it any
+// more (SERVICE.md §14): the run is lost.
+func CreatorLost(message string) TaskError {
+	return TaskError{Code: CodeCreatorLost, Type: ErrorTypeLostRun, Message: message}
 }
 
 // CreatorExecutionFailed: content-creator ran the attempt and reports it

@@ -20,6 +20,7 @@ func TestCreatorErrorsKeepTheirWireValues(t *testing.T) {
 		{domain.CreatorBadOutput("m"), "CREATOR_BAD_OUTPUT", "bad_output"},
 		{domain.CreatorCrashed("m"), "CREATOR_CRASHED", "crashed"},
 		{domain.UnknownToCreator("m"), "UNKNOWN_TO_CREATOR", "lost_submission"},
+		{domain.CreatorLost("m"), "CREATOR_LOST", "lost_run"},
 		{domain.CreatorExecutionFailed("m"), "", "execution_error"},
 	} {
 		want := domain.TaskError{Code: tc.code, Type: tc.typ, Message: "m"}

@@ -18,12 +18,18 @@ const (
 	// sending it (the circuit breaker of SERVICE.md §14 is open): the task
 	// waits, pending, on the same attempt, and no retry is spent.
 	EventWithdraw EventKind = "withdraw_attempt"
+	// EventLost: content-creator still reports the attempt running, but its
+	// progress has not advanced for the stall timeout and this service holds
+	// no live child or request for it (SERVICE.md §14 "lost runs"). The
+	// attempt fails (Error, CREATOR_LOST by default), content-creator is
+	// asked to stop it, and the retry rules apply.
+	EventLost EventKind = "run_lost"
 )
 
 // attemptScoped events belong to one attempt; for an older attempt they are stale.
 func (k EventKind) attemptScoped() bool {
 	switch k {
-	case EventSubmitted, EventProgress, EventCompleted, EventFailed, EventDeadline, EventWithdraw:
+	case EventSubmitted, EventProgress, EventCompleted, EventFailed, EventDeadline, EventWithdraw, EventLost:
 		return true
 	}
 	return false
@@ -79,7 +85,7 @@ type Event struct {
 	At      time.Time
 
 	Progress ProgressReport // EventProgress
-	Error    TaskError      // EventFailed (EventDeadline gets a default)
+	Error    TaskError      // EventFailed (EventDeadline and EventLost get a default)
 	// Permanent marks a failure that would recur on every retry (content-creator
 	// refused the request itself): the task fails at once, attempts left or not.
 	Permanent bool          // EventFailed

@@ -99,6 +99,10 @@ func deadlineEv(attempt int, at time.Time) domain.Event {
 	return domain.Event{Kind: domain.EventDeadline, Source: domain.SourcePoll, Attempt: attempt, At: at}
 }
 
+func lostEv(attempt int, at time.Time) domain.Event {
+	return domain.Event{Kind: domain.EventLost, Source: domain.SourcePoll, Attempt: attempt, At: at}
+}
+
 func cancelEv(at time.Time) domain.Event {
 	return domain.Event{Kind: domain.EventCancel, Source: domain.SourceAPI, At: at}
 }

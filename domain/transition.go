@@ -25,6 +25,7 @@ const (
 	moveCancel
 	moveRetry
 	moveWithdraw // the dispatcher gives an unsent attempt back
+	moveLost     // a run content-creator reports running that no longer advances
 )
 
 // transitions is the §2 table as data. Apply is the only reader; a missing
@@ -40,6 +41,7 @@ var transitions = map[Status]map[EventKind]move{
 		EventCancel:      moveCancel,
 		EventRetry:       moveConflict,
 		EventWithdraw:    moveWithdraw,
+		EventLost:        moveNA, // only a polled, submitted run can be found lost
 	},
 	StatusSubmitted: {
 		EventOpenAttempt: moveConflict,
@@ -51,6 +53,7 @@ var transitions = map[Status]map[EventKind]move{
 		EventCancel:      moveCancel,
 		EventRetry:       moveConflict,
 		EventWithdraw:    moveConflict,
+		EventLost:        moveLost,
 	},
 	StatusProcessing: {
 		EventOpenAttempt: moveConflict,
@@ -62,6 +65,7 @@ var transitions = map[Status]map[EventKind]move{
 		EventCancel:      moveCancel,
 		EventRetry:       moveConflict,
 		EventWithdraw:    moveConflict,
+		EventLost:        moveLost,
 	},
 	StatusCompleted: terminalRow(moveConflict, moveIgnore),
 	StatusFailed:    terminalRow(moveRetry, moveIgnore),
@@ -80,6 +84,7 @@ func terminalRow(retry, completed move) map[EventKind]move {
 		EventCancel:      moveConflict,
 		EventRetry:       retry,
 		EventWithdraw:    moveNA,
+		EventLost:        moveIgnore,
 	}
 }
 
@@ -204,6 +209,15 @@ func (t *Task) Apply(ev Event, rules Rules) (Outcome, error) {
 		// content-creator may still be at work on it: ask it to stop.
 		out.StopRef = t.ExternalRef()
 		t.fail(e, false, AttemptTimedOut, StatusTimeout, at, rules, &out)
+	case moveLost:
+		e := ev.Error
+		if e.IsZero() {
+			e = CreatorLost("content-creator reports the attempt running, but it no longer advances")
+		}
+		// content-creator may still hold it as running: ask it to stop, so
+		// a run that wakes up does not spend work on an abandoned attempt.
+		out.StopRef = t.ExternalRef()
+		t.fail(e, false, AttemptFailed, StatusFailed, at, rules, &out)
 	case moveCancel:
 		if t.HasOpenWork() {
 			out.StopRef = t.ExternalRef()

@@ -24,6 +24,7 @@ const (
 	openAttempt column = "open_attempt"
 	retry       column = "retry"
 	withdraw    column = "withdraw_attempt"
+	lost        column = "run_lost" // §14: a polled run that no longer advances
 )
 
 // event builds the column's event for attempt 1 at a time past its deadline.
@@ -48,6 +49,8 @@ func (c column) event() domain.Event {
 		return retryEv(at)
 	case withdraw:
 		return withdrawEv(1, at)
+	case lost:
+		return lostEv(1, at)
 	}
 	panic("unknown column " + string(c))
 }
@@ -118,6 +121,8 @@ var transitionTable = []transitionCell{
 	{pending, notOpen, openAttempt, either, pending, 1, changed},
 	{pending, notOpen, retry, either, pending, 1, conflict},
 	{pending, notOpen, withdraw, either, pending, 1, ignored},
+	{pending, notOpen, lost, left, pending, 1, ignored},
+	{pending, notOpen, lost, noneLeft, pending, 1, ignored},
 
 	// pending with its attempt open (the CLI running): events act as in submitted (*).
 	{pending, open, submitOK, either, submitted, 1, changed},
@@ -131,6 +136,8 @@ var transitionTable = []transitionCell{
 	{pending, open, openAttempt, either, pending, 1, conflict},
 	{pending, open, retry, either, pending, 1, conflict},
 	{pending, open, withdraw, either, pending, 1, changed}, // given back unsent: same attempt, due again
+	{pending, open, lost, left, pending, 1, ignored},       // not polled while its submission runs
+	{pending, open, lost, noneLeft, pending, 1, ignored},
 
 	{submitted, open, submitOK, either, submitted, 1, ignored},
 	{submitted, open, progress, either, processing, 1, changed},
@@ -143,6 +150,8 @@ var transitionTable = []transitionCell{
 	{submitted, open, openAttempt, either, submitted, 1, conflict},
 	{submitted, open, retry, either, submitted, 1, conflict},
 	{submitted, open, withdraw, either, submitted, 1, conflict},
+	{submitted, open, lost, left, pending, 2, changed},
+	{submitted, open, lost, noneLeft, failedSt, 1, changed},
 
 	{processing, open, submitOK, either, processing, 1, ignored},
 	{processing, open, progress, either, processing, 1, changed},
@@ -155,6 +164,8 @@ var transitionTable = []transitionCell{
 	{processing, open, openAttempt, either, processing, 1, conflict},
 	{processing, open, retry, either, processing, 1, conflict},
 	{processing, open, withdraw, either, processing, 1, conflict},
+	{processing, open, lost, left, pending, 2, changed},
+	{processing, open, lost, noneLeft, failedSt, 1, changed},
 
 	{done, open, submitOK, either, done, 1, ignored},
 	{done, open, progress, either, done, 1, ignored},
@@ -166,6 +177,8 @@ var transitionTable = []transitionCell{
 	{done, open, openAttempt, either, done, 1, conflict},
 	{done, open, retry, either, done, 1, conflict},
 	{done, open, withdraw, either, done, 1, ignored},
+	{done, open, lost, left, done, 1, ignored},
+	{done, open, lost, noneLeft, done, 1, ignored},
 
 	{failedSt, open, submitOK, either, failedSt, 1, ignored},
 	{failedSt, open, progress, either, failedSt, 1, ignored},
@@ -177,6 +190,8 @@ var transitionTable = []transitionCell{
 	{failedSt, open, openAttempt, either, failedSt, 1, conflict},
 	{failedSt, open, retry, either, pending, 2, changed},
 	{failedSt, open, withdraw, either, failedSt, 1, ignored},
+	{failedSt, open, lost, left, failedSt, 1, ignored},
+	{failedSt, open, lost, noneLeft, failedSt, 1, ignored},
 
 	{cancelled, open, submitOK, either, cancelled, 1, ignored},
 	{cancelled, open, progress, either, cancelled, 1, ignored},
@@ -188,6 +203,8 @@ var transitionTable = []transitionCell{
 	{cancelled, open, openAttempt, either, cancelled, 1, conflict},
 	{cancelled, open, retry, either, pending, 2, changed},
 	{cancelled, open, withdraw, either, cancelled, 1, ignored},
+	{cancelled, open, lost, left, cancelled, 1, ignored},
+	{cancelled, open, lost, noneLeft, cancelled, 1, ignored},
 
 	{timedOut, open, submitOK, either, timedOut, 1, ignored},
 	{timedOut, open, progress, either, timedOut, 1, ignored},
@@ -199,6 +216,8 @@ var transitionTable = []transitionCell{
 	{timedOut, open, openAttempt, either, timedOut, 1, conflict},
 	{timedOut, open, retry, either, pending, 2, changed},
 	{timedOut, open, withdraw, either, timedOut, 1, ignored},
+	{timedOut, open, lost, left, timedOut, 1, ignored},
+	{timedOut, open, lost, noneLeft, timedOut, 1, ignored},
 }
 
 // TestTransitionTable checks every cell of transitionTable against Apply.
@@ -258,6 +277,7 @@ func TestTransitionTableIsComplete(t *testing.T) {
 			}
 			for _, l := range []bool{left, noneLeft} {
 				require.True(t, have[key{status, o, failed, l}], "missing cell %s (open %v) × failed (left %v)", status, o, l)
+				require.True(t, have[key{status, o, lost, l}], "missing cell %s (open %v) × lost (left %v)", status, o, l)
 			}
 		}
 	}

@@ -613,3 +613,45 @@ func TestAWithdrawnAttemptSpendsNothing(t *testing.T) {
 	require.Equal(t, domain.AttemptOpen, a.State)
 	require.Equal(t, 1, a.Number)
 }
+
+// TestLostRunFailsTheAttemptAndStopsIt: a run found lost (§14) fails its
+// attempt with CREATOR_LOST, asks content-creator to stop the ref it ran
+// under, and follows the retry rules like any failure.
+func TestLostRunFailsTheAttemptAndStopsIt(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		left   bool
+		status domain.Status
+	}{
+		{"attempts left: retried after the backoff", left, pending},
+		{"last attempt: the task fails", noneLeft, failedSt},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			task := taskIn(t, processing, open, c.left)
+			ref := task.ExternalRef()
+			at := t0.Add(time.Hour)
+
+			out, err := task.Apply(lostEv(task.Attempt(), at), rules)
+
+			require.NoError(t, err)
+			require.True(t, out.Changed)
+			require.Equal(t, c.status, task.Status())
+			require.Equal(t, ref, out.StopRef, "content-creator still holds the run as running")
+			require.Equal(t, c.left, out.Retrying)
+			e, ok := task.LastError()
+			require.True(t, ok)
+			require.Equal(t, domain.CodeCreatorLost, e.Code)
+			a := task.Attempts()[0]
+			require.Equal(t, domain.AttemptFailed, a.State)
+			require.Equal(t, domain.CodeCreatorLost, a.Error.Code)
+		})
+	}
+
+	t.Run("a stale attempt's verdict is ignored", func(t *testing.T) {
+		task := taskIn(t, processing, open, left)
+		out, err := task.Apply(lostEv(task.Attempt()+1, t0.Add(time.Hour)), rules)
+		require.NoError(t, err)
+		require.False(t, out.Changed)
+		require.Empty(t, out.StopRef)
+	})
+}

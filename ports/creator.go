@@ -63,6 +63,19 @@ type CreatorStatus struct {
 	Raw      string // the state as content-creator named it
 	Progress *domain.ProgressReport
 	Error    domain.TaskError
+	// UpdatedAt is when content-creator last changed the run, as it reports
+	// it (its updatedAt); zero when the answer carries none. A run whose
+	// progress and update time stay the same is not advancing (§14).
+	UpdatedAt time.Time
+}
+
+// LiveRuns says whether this process holds a live run for an attempt: a CLI
+// child it supervises, an HTTP request it holds open. Such a run is watched
+// by its own supervision (its end is reported to the RunObserver), so the
+// reconciler never declares it lost (SERVICE.md §14); a run of an earlier
+// process, or whose request was dropped, has nothing live here.
+type LiveRuns interface {
+	Live(externalRef string) bool
 }
 
 // ContentCreator runs the external generator.

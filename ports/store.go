@@ -104,6 +104,14 @@ type StaleTasks interface {
 	// content-creator about these tasks at the given time. FindStale returns
 	// the least recently polled first, so quiet tasks take turns.
 	MarkPolled(ctx context.Context, ids []string, at time.Time) error
+	// ObserveProgress records what content-creator reports of an attempt's
+	// progress (mark: its state, progress and update time as one opaque
+	// string) as seen at at, and returns since when the attempt has reported
+	// that mark: at when it differs from the mark stored (or none is), else
+	// the time stored with it. The lost-run rule (SERVICE.md §14) measures a
+	// stall from it. It changes neither the task nor its version; an unknown
+	// attempt is domain.ErrNotFound.
+	ObserveProgress(ctx context.Context, taskID string, attempt int, mark string, at time.Time) (since time.Time, err error)
 }
 
 // DeliveryLog is the audit log of callback deliveries.

@@ -9,6 +9,7 @@ import (
 
 	"contenthub/adapters/creatorwire"
 	"contenthub/domain"
+	"contenthub/ports"
 )
 
 // taskData is the "data" of the server's answers: a finished run
@@ -25,6 +26,10 @@ type taskData struct {
 	Metrics      json.RawMessage `json:"metrics"`
 	Error        json.RawMessage `json:"error"` // a string in a run's answer
 	ErrorMessage string          `json:"errorMessage"`
+	// A task row's step and last change: what a status answer says of a
+	// run's advance (§14 lost runs).
+	CurrentStep string `json:"currentStep"`
+	UpdatedAt   string `json:"updatedAt"`
 }
 
 // decodeData reads {"success":true,"data":{…}}.
@@ -118,4 +123,13 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// advance is what the task row says of the run's advance: its current step
+// as the progress stage, and its update time.
+func (d taskData) advance(st *ports.CreatorStatus) {
+	if d.CurrentStep != "" {
+		st.Progress = &domain.ProgressReport{Stage: d.CurrentStep}
+	}
+	st.UpdatedAt = creatorwire.UpdateTime(d.UpdatedAt)
 }

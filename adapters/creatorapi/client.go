@@ -128,6 +128,7 @@ type Client struct {
 var (
 	_ ports.ContentCreator = (*Client)(nil)
 	_ ports.CreatorProber  = (*Client)(nil)
+	_ ports.LiveRuns       = (*Client)(nil)
 )
 
 // New checks cfg and returns a Client that reports answers to observer.
@@ -421,6 +422,7 @@ func (c *Client) Status(ctx context.Context, ref string) (st ports.CreatorStatus
 		return ports.CreatorStatus{}, err
 	}
 	st = ports.CreatorStatus{Phase: creatorwire.PhaseOf(task.Status), Raw: task.Status}
+	task.advance(&st)
 	if st.Phase == ports.PhaseFailed || st.Phase == ports.PhaseCancelled {
 		st.Error = domain.CreatorExecutionFailed(task.errorText(task.Status))
 	}
@@ -570,6 +572,15 @@ func (c *Client) after(d time.Duration) <-chan time.Time {
 		return t.After(d)
 	}
 	return time.After(d)
+}
+
+// Live reports whether this process holds ref's request open (§14: such a
+// run is never found lost; a dropped request leaves nothing live here).
+func (c *Client) Live(ref string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, held := c.inflight[ref]
+	return held
 }
 
 func (c *Client) forget(ref string) {

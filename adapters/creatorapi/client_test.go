@@ -273,12 +273,15 @@ func TestALongRunHoldsItsRequest(t *testing.T) {
 
 	res, err := c.Submit(t.Context(), request("task-a-1"))
 	require.NoError(t, err)
+	require.True(t, c.Live("task-a-1"), "a held request is a live run (§14: never found lost)")
+	require.False(t, c.Live("task-a-9"))
 	st, err := c.Status(t.Context(), "task-a-1")
 	require.NoError(t, err)
 	require.Equal(t, ports.PhaseRunning, st.Phase)
 	close(release)
 	require.Equal(t, ports.PhaseCompleted, seen.next(t).Phase)
 	<-res.Running
+	require.False(t, c.Live("task-a-1"), "an answered request holds nothing")
 
 	// Cancel of a held run: the request is let go, the server asked to cancel.
 	res, err = c.Submit(t.Context(), request("task-a-2"))
@@ -528,4 +531,32 @@ func TestAnIDTheAnswerReportsIsTheAttempts(t *testing.T) {
 			}, s.requests())
 		})
 	}
+}
+
+// TestStatusReportsHowFarARunHasGot: a task row's current step and update
+// time are what a status answer says of the run's advance (§14 lost runs).
+func TestStatusReportsHowFarARunHasGot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/api/tasks" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+			return
+		}
+		_, _ = io.WriteString(w, `{"success":true,"data":{"tasks":[
+			{"id":"task-a-1","status":"running","currentStep":"text_generation","updatedAt":"2026-11-28T10:31:46.523Z"},
+			{"id":"task-b-1","status":"pending","currentStep":null,"updatedAt":null}],
+			"pagination":{"page":1,"limit":100,"total":2,"totalPages":1}}}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := creatorapi.New(creatorapi.Config{BaseURL: srv.URL}, make(outcomes, 1))
+	require.NoError(t, err)
+
+	st, err := c.Status(t.Context(), "task-a-1")
+	require.NoError(t, err)
+	require.Equal(t, ports.CreatorStatus{Phase: ports.PhaseRunning, Raw: "running",
+		Progress: &domain.ProgressReport{Stage: "text_generation"}, UpdatedAt: time.Date(2026, 11, 28, 10, 31, 46, 523e6, time.UTC)}, st)
+
+	st, err = c.Status(t.Context(), "task-b-1")
+	require.NoError(t, err)
+	require.Equal(t, ports.CreatorStatus{Phase: ports.PhaseRunning, Raw: "pending"}, st, "nulls are no step and no update time")
+	require.False(t, c.Live("task-a-1"), "a run this client holds no request for is not live")
 }

@@ -74,6 +74,7 @@ var (
 	_ ports.ContentCreator        = (*Breaker)(nil)
 	_ ports.CreatorProber         = (*Breaker)(nil)
 	_ ports.CreatorHealthReporter = (*Breaker)(nil)
+	_ ports.LiveRuns              = (*Breaker)(nil)
 )
 
 // New wraps inner; clk stamps the health and, if it has After, times the
@@ -198,3 +199,11 @@ func (b *Breaker) Result(ctx context.Context, ref string) (domain.Result, error)
 
 // Cancel passes through.
 func (b *Breaker) Cancel(ctx context.Context, ref string) error { return b.inner.Cancel(ctx, ref) }
+
+// Live passes through to an inner creator that supervises runs itself (the
+// cli and api profiles); any other holds none (the contract profile's CLI
+// returns as soon as it has queued the run).
+func (b *Breaker) Live(ref string) bool {
+	l, ok := b.inner.(ports.LiveRuns)
+	return ok && l.Live(ref)
+}

@@ -250,3 +250,25 @@ func TestTheRunnerProbe(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, missing.Probe(t.Context()), creatorexec.ErrNotStarted)
 }
+
+// liveCreator supervises the runs in live itself.
+type liveCreator struct {
+	fakeCreator
+	live map[string]bool
+}
+
+func (l *liveCreator) Live(ref string) bool { return l.live[ref] }
+
+// TestLiveRunsPassThrough: the reconciler asks the breaker which runs this
+// process holds live (§14); it answers for the profile inside it, and a
+// creator that supervises nothing holds none.
+func TestLiveRunsPassThrough(t *testing.T) {
+	b, err := creatorbreaker.New(&liveCreator{live: map[string]bool{"task-a-1": true}}, creatorbreaker.Config{}, newClock())
+	require.NoError(t, err)
+	require.True(t, b.Live("task-a-1"))
+	require.False(t, b.Live("task-b-1"))
+
+	b, err = creatorbreaker.New(&fakeCreator{}, creatorbreaker.Config{}, newClock())
+	require.NoError(t, err)
+	require.False(t, b.Live("task-a-1"))
+}

@@ -286,6 +286,10 @@ func parseStatus(stdout []byte) (st ports.CreatorStatus, ok bool) {
 		st.Phase = creatorwire.PhaseOf(st.Raw)
 		st.Progress = progressOf(a)
 		st.Error = errorOf(a)
+		st.UpdatedAt = creatorwire.UpdateTime(a.firstStr("updatedAt", "updated_at"))
+		if step := a.firstStr("currentStep"); step != "" && st.Progress == nil {
+			st.Progress = &domain.ProgressReport{Stage: step}
+		}
 		return st, true
 	}
 	return parseStatusText(stdout)
@@ -302,6 +306,10 @@ func parseStatusText(stdout []byte) (st ports.CreatorStatus, ok bool) {
 	st.Raw = stateFromLabel(label)
 	st.Phase = creatorwire.PhaseOf(st.Raw)
 	st.Error = domain.TaskError{Message: textSection(lines, "错误信息")}
+	// "当前步骤: 无" is no step; any other is how far the run has got (§14).
+	if step, ok := textField(lines, "当前步骤"); ok && step != "" && step != "无" {
+		st.Progress = &domain.ProgressReport{Stage: step}
+	}
 	return st, true
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -139,14 +140,25 @@ func TestParseStatusJSON(t *testing.T) {
 			ports.CreatorStatus{Phase: ports.PhaseCancelled, Raw: "cancelled"},
 		},
 		{
-			"pretty-printed task row of the real CLI",
+			"pretty-printed task row of the real CLI, with its update time",
 			string(fixture(t, "cli-result-json.stdout")),
-			ports.CreatorStatus{Phase: ports.PhaseCompleted, Raw: "completed"},
+			ports.CreatorStatus{Phase: ports.PhaseCompleted, Raw: "completed", UpdatedAt: time.Date(2026, 11, 28, 10, 31, 35, 434e6, time.UTC)},
 		},
 		{
 			"real list: the last row",
 			string(fixture(t, "cli-list-json.stdout")),
-			ports.CreatorStatus{Phase: ports.PhaseCompleted, Raw: "completed"},
+			ports.CreatorStatus{Phase: ports.PhaseCompleted, Raw: "completed", UpdatedAt: time.Date(2026, 11, 28, 10, 31, 35, 434e6, time.UTC)},
+		},
+		{
+			"a task row's current step is its progress stage (§14: how far a run has got)",
+			`{"status":"running","currentStep":"text_generation","updatedAt":"2026-11-28T10:31:46.523Z"}`,
+			ports.CreatorStatus{Phase: ports.PhaseRunning, Raw: "running", Progress: ptr(domain.ProgressReport{Stage: "text_generation"}),
+				UpdatedAt: time.Date(2026, 11, 28, 10, 31, 46, 523e6, time.UTC)},
+		},
+		{
+			"the simulator's progress wins over a step; an unreadable update time is none",
+			`{"status":"running","progress":{"percentage":40,"stage":"writing"},"currentStep":"x","updatedAt":"yesterday"}`,
+			ports.CreatorStatus{Phase: ports.PhaseRunning, Raw: "running", Progress: ptr(domain.ProgressReport{Percentage: 40, Stage: "writing"})},
 		},
 	}
 	for _, tt := range tests {
@@ -198,6 +210,13 @@ func TestParseStatusRealText(t *testing.T) {
 		require.True(t, ok, label)
 		require.Equal(t, want, got, label)
 	}
+
+	// A running task's current step is how far it has got ("无" is none, as
+	// in the completed fixture above).
+	got, ok = parseStatus([]byte(banner(t) + "\n📊 任务状态\n任务ID: x\n状态: 🔄 运行中\n当前步骤: text_generation\n"))
+	require.True(t, ok)
+	require.Equal(t, ports.CreatorStatus{Phase: ports.PhaseRunning, Raw: "running",
+		Progress: &domain.ProgressReport{Stage: "text_generation"}}, got)
 
 	_, ok = parseStatus(fixture(t, "cli-status-notfound.stdout"))
 	require.False(t, ok, "a banner alone is no answer")

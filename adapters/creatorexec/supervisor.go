@@ -63,6 +63,7 @@ type child struct {
 var (
 	_ ports.ContentCreator = (*Supervisor)(nil)
 	_ ports.CreatorProber  = (*Supervisor)(nil)
+	_ ports.LiveRuns       = (*Supervisor)(nil)
 )
 
 // NewSupervisor checks cfg like New does and returns a Supervisor that
@@ -279,6 +280,10 @@ func (s *Supervisor) Cancel(ctx context.Context, ref string) error {
 	}
 	return s.runner.Cancel(ctx, ref)
 }
+
+// Live reports whether this process supervises a child for ref (§14: such
+// a run is never found lost; after a restart nothing is live here).
+func (s *Supervisor) Live(ref string) bool { return s.running(ref) != nil }
 
 func (s *Supervisor) running(ref string) *child {
 	s.mu.Lock()

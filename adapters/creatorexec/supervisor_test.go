@@ -190,12 +190,16 @@ sleep 300`)
 	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(cli.dir, "grandchild")); return err == nil },
 		10*time.Second, 5*time.Millisecond)
 	leader, grandchild := cli.pid(t, "leader"), cli.pid(t, "grandchild")
+	require.True(t, s.Live("task-x-1"), "a child of ours is a live run (§14: never found lost)")
+	require.False(t, s.Live("task-y-1"))
 
 	require.NoError(t, s.Cancel(t.Context(), "task-x-1"))
 	requireGone(t, leader)
 	requireGone(t, grandchild)
 	require.Empty(t, liveGroupMembers(t, leader))
 	<-res.Running
+	require.Eventually(t, func() bool { return !s.Live("task-x-1") }, 10*time.Second, 5*time.Millisecond,
+		"a child that ended is no live run")
 	seen.none(t, 200*time.Millisecond)
 }
 

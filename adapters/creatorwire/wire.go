@@ -6,6 +6,7 @@ package creatorwire
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	"contenthub/ports"
 )
@@ -49,4 +50,15 @@ func ImageURLs(list json.RawMessage) []string {
 		}
 	}
 	return urls
+}
+
+// UpdateTime reads a task's "updatedAt" (RFC 3339, as content-creator's
+// JSON writes it: "2026-11-28T10:31:35.434Z"); anything else reads as the
+// zero time, an answer without an update time.
+func UpdateTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }

@@ -252,3 +252,67 @@ func TestFindStaleServesLeastRecentlyPolledFirst(t *testing.T) {
 		require.Equal(t, before.Snapshot(), after.Snapshot(), "polling is not a change of the task")
 	})
 }
+
+// TestObserveProgressRemembersSinceWhenAMarkIsReported: the lost-run rule
+// (§14) measures a stall from the first time the attempt reported what it
+// still reports; a new mark restarts it, rewriting the task does not, and
+// each attempt has its own.
+func TestObserveProgressRemembersSinceWhenAMarkIsReported(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
+		ctx := t.Context()
+		tk := submitted(t, "task-mark", base, maxRetries(2))
+		_, _, err := s.CreateTask(ctx, tk, nil)
+		require.NoError(t, err)
+		before, err := s.GetTask(ctx, "task-mark")
+		require.NoError(t, err)
+		at := func(d time.Duration) time.Time { return base.Add(d).UTC().Truncate(time.Microsecond) }
+
+		since, err := s.ObserveProgress(ctx, "task-mark", 1, "running|40|drafting|t1", at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at(time.Minute), since, "a first mark starts now")
+
+		since, err = s.ObserveProgress(ctx, "task-mark", 1, "running|40|drafting|t1", at(5*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at(time.Minute), since, "the same mark keeps its start")
+
+		after, err := s.GetTask(ctx, "task-mark")
+		require.NoError(t, err)
+		require.Equal(t, before.Snapshot(), after.Snapshot(), "observing progress is not a change of the task")
+
+		// The task is written (a progress callback, say): the mark stays.
+		require.NoError(t, s.UpdateTask(ctx, "task-mark", func(t *domain.Task) (ports.TaskChanges, error) {
+			_, err := t.Apply(progressEv(base.Add(6*time.Minute), 1, 10, "outline"), domain.Rules{TaskTimeout: time.Hour})
+			return ports.TaskChanges{SaveTask: true}, err
+		}))
+		since, err = s.ObserveProgress(ctx, "task-mark", 1, "running|40|drafting|t1", at(7*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at(time.Minute), since)
+
+		since, err = s.ObserveProgress(ctx, "task-mark", 1, "running|40|drafting|t2", at(8*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at(8*time.Minute), since, "a new update time is an advance")
+
+		since, err = s.ObserveProgress(ctx, "task-mark", 1, "running|40|drafting|t1", at(9*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at(9*time.Minute), since, "any change is an advance, even back to an older mark")
+
+		// A second attempt starts from nothing.
+		require.NoError(t, s.UpdateTask(ctx, "task-mark", func(t *domain.Task) (ports.TaskChanges, error) {
+			rules := domain.Rules{TaskTimeout: time.Hour}
+			if _, err := t.Apply(failedEv(base.Add(10*time.Minute), 1, domain.TaskError{Message: "x"}), rules); err != nil {
+				return ports.TaskChanges{}, err
+			}
+			_, err := t.Apply(openEv(base.Add(11*time.Minute), "tok-2"), rules)
+			return ports.TaskChanges{SaveTask: true}, err
+		}))
+		since, err = s.ObserveProgress(ctx, "task-mark", 2, "running|40|drafting|t1", at(12*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, at(12*time.Minute), since)
+
+		_, err = s.ObserveProgress(ctx, "task-mark", 3, "m", at(13*time.Minute))
+		require.ErrorIs(t, err, domain.ErrNotFound, "no such attempt")
+		_, err = s.ObserveProgress(ctx, "task-none", 1, "m", at(13*time.Minute))
+		require.ErrorIs(t, err, domain.ErrNotFound)
+	})
+}

@@ -400,6 +400,35 @@ func (s *Store) MarkPolled(ctx context.Context, ids []string, at time.Time) erro
 	return nil
 }
 
+// ObserveProgress compares mark with the one stored for the attempt and,
+// when it differs, stores it with at as its start. The read comes first so
+// that a run reporting the same thing poll after poll costs no write (on
+// SQLite none of the single writer's time); two replicas recording a new
+// mark at once both write, and either start is right.
+func (s *Store) ObserveProgress(ctx context.Context, taskID string, attempt int, mark string, at time.Time) (time.Time, error) {
+	var row struct {
+		Mark  sql.NullString `db:"progress_mark"`
+		Since dbTime         `db:"progress_since"`
+	}
+	err := s.reads.GetContext(ctx, &row, s.reads.Rebind(
+		"SELECT progress_mark, progress_since FROM task_attempts WHERE task_id = ? AND number = ?"), taskID, attempt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, fmt.Errorf("observe progress of %s attempt %d: %w", taskID, attempt, domain.ErrNotFound)
+	case err != nil:
+		return time.Time{}, fmt.Errorf("observe progress: %w", err)
+	case row.Mark.Valid && row.Mark.String == mark && !row.Since.IsZero():
+		return row.Since.Time, nil
+	}
+	since := timeCol(at)
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(
+		"UPDATE task_attempts SET progress_mark = ?, progress_since = ? WHERE task_id = ? AND number = ?"),
+		mark, since, taskID, attempt); err != nil {
+		return time.Time{}, fmt.Errorf("observe progress: %w", err)
+	}
+	return since.Time, nil
+}
+
 // errNoRow is oneRow's report that a statement changed nothing.
 var errNoRow = errors.New("no row affected")
 

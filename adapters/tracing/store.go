@@ -83,6 +83,14 @@ func (s *Store) MarkPolled(ctx context.Context, ids []string, at time.Time) erro
 	return err
 }
 
+// ObserveProgress implements ports.StaleTasks.
+func (s *Store) ObserveProgress(ctx context.Context, taskID string, attempt int, mark string, at time.Time) (time.Time, error) {
+	ctx, span := s.start(ctx, "ObserveProgress", taskAttr(taskID), attribute.Int(ports.AttrAttempt, attempt))
+	since, err := s.next.ObserveProgress(ctx, taskID, attempt, mark, at)
+	endSpan(span, err)
+	return since, err
+}
+
 // RecordDelivery implements ports.DeliveryLog.
 func (s *Store) RecordDelivery(ctx context.Context, d domain.Delivery) error {
 	ctx, span := s.start(ctx, "RecordDelivery", taskAttr(d.TaskID), attribute.Int(ports.AttrAttempt, d.Attempt))

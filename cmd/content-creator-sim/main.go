@@ -40,6 +40,8 @@
 //	SIM_OUT_OF_ORDER=1              send progress swapped in pairs (40 before 10, 100 before 70)
 //	SIM_SLOW=<duration>             extra delay before each callback is sent
 //	SIM_CRASH=1                     the worker exits half-way: no further callback, the task stays running
+//	SIM_CRASH_ATTEMPTS=N            crash tasks whose id ends in -k with k ≤ N, so a first attempt is a lost run
+//	                                (running forever, SERVICE.md §14) and its retry succeeds
 //	SIM_CREATE_FAIL=1               create itself exits 1 with a message on stderr
 //	SIM_LOG=<path>                  the worker's log (default <state dir>/<task id>.log)
 //	SIM_CALLBACK_ATTEMPTS           tries per callback (default 4)

@@ -504,7 +504,7 @@ func TestUnknownIDAndUsageErrors(t *testing.T) {
 	for _, word := range []string{"create", "status", "result", "cancel", "--task-id", "--callback-url",
 		"CONTENT_CREATOR_SIM_STATE_DIR", "CONTENT_CREATOR_WEBHOOK_SECRET", "SIM_DELAY", "SIM_PROGRESS_STEPS",
 		"SIM_FAIL", "SIM_FAIL_MESSAGE", "SIM_FAIL_ATTEMPTS", "SIM_NO_CALLBACK", "SIM_DUPLICATE",
-		"SIM_OUT_OF_ORDER", "SIM_SLOW", "SIM_CRASH", "SIM_CREATE_FAIL", "SIM_LOG", "[fail]", "[no-callback]",
+		"SIM_OUT_OF_ORDER", "SIM_SLOW", "SIM_CRASH", "SIM_CRASH_ATTEMPTS", "SIM_CREATE_FAIL", "SIM_LOG", "[fail]", "[no-callback]",
 		"[crash]", "[slow]"} {
 		require.Contains(t, r.stdout, word)
 	}
@@ -705,6 +705,29 @@ func TestCrash(t *testing.T) {
 			require.Equal(t, 1, s.run(nil, "result", "--task-id", id, "--json").code)
 		})
 	}
+}
+
+// TestCrashAttemptsLeaveALostRunAndLetTheRetrySucceed: the first attempt
+// reports running forever, its progress and update time frozen (a lost run,
+// SERVICE.md §14), until it is cancelled; the second completes.
+func TestCrashAttemptsLeaveALostRunAndLetTheRetrySucceed(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, "SIM_CRASH_ATTEMPTS=1", "SIM_PROGRESS_STEPS=3")
+	rec := newReceiver(t, nil)
+	s.create(nil, "task-lost-1", "Lost", rec.url("task-lost-1"))
+	s.create(nil, "task-lost-2", "Lost", rec.url("task-lost-2"))
+	require.Equal(t, "crashed", s.waitWorker("task-lost-1"))
+	require.Equal(t, "done", s.waitWorker("task-lost-2"))
+
+	first := s.status("task-lost-1")
+	require.Equal(t, "running", first.Status)
+	time.Sleep(50 * time.Millisecond)
+	again := s.status("task-lost-1")
+	require.Equal(t, first, again, "a crashed run does not advance")
+	require.Equal(t, "completed", s.status("task-lost-2").Status)
+
+	require.Equal(t, 0, s.run(nil, "cancel", "--task-id", "task-lost-1").code)
+	require.Equal(t, "cancelled", s.status("task-lost-1").Status)
 }
 
 func TestCreateFail(t *testing.T) {

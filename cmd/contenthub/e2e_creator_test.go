@@ -56,7 +56,7 @@ create)
   ` + create + `
   ;;
 status) ` + statusBody + ` ;;
-*) exit 0 ;;
+*) echo "$1 $ref" >> "$DIR/others.log"; exit 0 ;;
 esac
 `
 	return cliCreator{path: writeScript(t, script), dir: dir}
@@ -404,7 +404,9 @@ type fakeCreatorAPI struct {
 	mu    sync.Mutex
 	posts []map[string]any
 	took  map[string]string // id → status
-	srv   *httptest.Server
+	// deleted are the ids it was asked to cancel (DELETE /api/tasks/{id}).
+	deleted []string
+	srv     *httptest.Server
 	// create answers one POST /api/tasks; it may call back first.
 	create func(w http.ResponseWriter, body map[string]any, attempt int)
 }
@@ -440,6 +442,9 @@ func (f *fakeCreatorAPI) serve(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/tasks/"), "/result")
 		f.mu.Lock()
 		st, ok := f.took[id]
+		if ok && r.Method == http.MethodDelete {
+			f.deleted = append(f.deleted, id)
+		}
 		f.mu.Unlock()
 		if !ok {
 			f.t.Errorf("%s %s: an id it never took", r.Method, r.URL.Path)

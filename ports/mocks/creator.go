@@ -18,6 +18,68 @@ import (
 	gomock "go.uber.org/mock/gomock"
 )
 
+// MockLiveRuns is a mock of LiveRuns interface.
+type MockLiveRuns struct {
+	ctrl     *gomock.Controller
+	recorder *MockLiveRunsMockRecorder
+	isgomock struct{}
+}
+
+// MockLiveRunsMockRecorder is the mock recorder for MockLiveRuns.
+type MockLiveRunsMockRecorder struct {
+	mock *MockLiveRuns
+}
+
+// NewMockLiveRuns creates a new mock instance.
+func NewMockLiveRuns(ctrl *gomock.Controller) *MockLiveRuns {
+	mock := &MockLiveRuns{ctrl: ctrl}
+	mock.recorder = &MockLiveRunsMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockLiveRuns) EXPECT() *MockLiveRunsMockRecorder {
+	return m.recorder
+}
+
+// Live mocks base method.
+func (m *MockLiveRuns) Live(externalRef string) bool {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Live", externalRef)
+	ret0, _ := ret[0].(bool)
+	return ret0
+}
+
+// Live indicates an expected call of Live.
+func (mr *MockLiveRunsMockRecorder) Live(externalRef any) *MockLiveRunsLiveCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Live", reflect.TypeOf((*MockLiveRuns)(nil).Live), externalRef)
+	return &MockLiveRunsLiveCall{Call: call}
+}
+
+// MockLiveRunsLiveCall wrap *gomock.Call
+type MockLiveRunsLiveCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockLiveRunsLiveCall) Return(arg0 bool) *MockLiveRunsLiveCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockLiveRunsLiveCall) Do(f func(string) bool) *MockLiveRunsLiveCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockLiveRunsLiveCall) DoAndReturn(f func(string) bool) *MockLiveRunsLiveCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockContentCreator is a mock of ContentCreator interface.
 type MockContentCreator struct {
 	ctrl     *gomock.Controller

@@ -323,6 +323,45 @@ func (c *MockStaleTasksMarkPolledCall) DoAndReturn(f func(context.Context, []str
 	return c
 }
 
+// ObserveProgress mocks base method.
+func (m *MockStaleTasks) ObserveProgress(ctx context.Context, taskID string, attempt int, mark string, at time.Time) (time.Time, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ObserveProgress", ctx, taskID, attempt, mark, at)
+	ret0, _ := ret[0].(time.Time)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ObserveProgress indicates an expected call of ObserveProgress.
+func (mr *MockStaleTasksMockRecorder) ObserveProgress(ctx, taskID, attempt, mark, at any) *MockStaleTasksObserveProgressCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ObserveProgress", reflect.TypeOf((*MockStaleTasks)(nil).ObserveProgress), ctx, taskID, attempt, mark, at)
+	return &MockStaleTasksObserveProgressCall{Call: call}
+}
+
+// MockStaleTasksObserveProgressCall wrap *gomock.Call
+type MockStaleTasksObserveProgressCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStaleTasksObserveProgressCall) Return(since time.Time, err error) *MockStaleTasksObserveProgressCall {
+	c.Call = c.Call.Return(since, err)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStaleTasksObserveProgressCall) Do(f func(context.Context, string, int, string, time.Time) (time.Time, error)) *MockStaleTasksObserveProgressCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStaleTasksObserveProgressCall) DoAndReturn(f func(context.Context, string, int, string, time.Time) (time.Time, error)) *MockStaleTasksObserveProgressCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockDeliveryLog is a mock of DeliveryLog interface.
 type MockDeliveryLog struct {
 	ctrl     *gomock.Controller
@@ -1133,6 +1172,45 @@ func (c *MockTaskStoreMarkPolledCall) Do(f func(context.Context, []string, time.
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTaskStoreMarkPolledCall) DoAndReturn(f func(context.Context, []string, time.Time) error) *MockTaskStoreMarkPolledCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ObserveProgress mocks base method.
+func (m *MockTaskStore) ObserveProgress(ctx context.Context, taskID string, attempt int, mark string, at time.Time) (time.Time, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ObserveProgress", ctx, taskID, attempt, mark, at)
+	ret0, _ := ret[0].(time.Time)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ObserveProgress indicates an expected call of ObserveProgress.
+func (mr *MockTaskStoreMockRecorder) ObserveProgress(ctx, taskID, attempt, mark, at any) *MockTaskStoreObserveProgressCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ObserveProgress", reflect.TypeOf((*MockTaskStore)(nil).ObserveProgress), ctx, taskID, attempt, mark, at)
+	return &MockTaskStoreObserveProgressCall{Call: call}
+}
+
+// MockTaskStoreObserveProgressCall wrap *gomock.Call
+type MockTaskStoreObserveProgressCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTaskStoreObserveProgressCall) Return(since time.Time, err error) *MockTaskStoreObserveProgressCall {
+	c.Call = c.Call.Return(since, err)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTaskStoreObserveProgressCall) Do(f func(context.Context, string, int, string, time.Time) (time.Time, error)) *MockTaskStoreObserveProgressCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTaskStoreObserveProgressCall) DoAndReturn(f func(context.Context, string, int, string, time.Time) (time.Time, error)) *MockTaskStoreObserveProgressCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

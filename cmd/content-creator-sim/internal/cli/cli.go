@@ -61,6 +61,7 @@ Environment (create reads it and stores it with the task; the worker follows wha
   SIM_OUT_OF_ORDER=1      send progress callbacks swapped in pairs (40 before 10, 100 before 70)
   SIM_SLOW=<duration>     extra delay before each callback is sent
   SIM_CRASH=1             the worker exits half-way: no further callback, the task stays "running"
+  SIM_CRASH_ATTEMPTS=N    crash tasks whose id ends in -k with k ≤ N (a lost first attempt, a retry that succeeds)
   SIM_CREATE_FAIL=1       create itself fails (exit 1, message on stderr)
   SIM_LOG=<path>          the worker's log (default <state dir>/<task id>.log)
   SIM_CALLBACK_ATTEMPTS=4 tries per callback; only 200 and 202 count as delivered

@@ -27,6 +27,7 @@ const (
 	envOutOfOrder       = "SIM_OUT_OF_ORDER"
 	envSlow             = "SIM_SLOW"
 	envCrash            = "SIM_CRASH"
+	envCrashAttempts    = "SIM_CRASH_ATTEMPTS"
 	envCreateFail       = "SIM_CREATE_FAIL"
 	envLog              = "SIM_LOG"
 	envCallbackAttempts = "SIM_CALLBACK_ATTEMPTS"
@@ -89,6 +90,8 @@ func settings(env Env, id, topic string) (taskstore.Settings, error) {
 	check(err)
 	s.Crash, err = boolean(env, envCrash)
 	check(err)
+	crashAttempts, err := integer(env, envCrashAttempts, 0, 0)
+	check(err)
 	s.Slow, err = duration(env, envSlow, 0)
 	check(err)
 	s.CallbackAttempts, err = integer(env, envCallbackAttempts, webhook.DefaultAttempts, 1)
@@ -111,6 +114,9 @@ func settings(env Env, id, topic string) (taskstore.Settings, error) {
 
 	if k, ok := attemptNumber(id); ok && k <= failAttempts {
 		s.Fail = true
+	}
+	if k, ok := attemptNumber(id); ok && k <= crashAttempts {
+		s.Crash = true
 	}
 	s.Fail = s.Fail || strings.Contains(topic, markerFail)
 	s.NoCallback = s.NoCallback || strings.Contains(topic, markerNoCallback)
