@@ -28,11 +28,14 @@ const defaultSQLiteReaders = 4
 // SQLite settings. WAL lets readers work beside the writer; the busy timeout
 // covers other processes (a migrate command) holding the file; the writer
 // begins with BEGIN IMMEDIATE so it takes the write lock up front instead of
-// failing on upgrade from a read lock.
+// failing on upgrade from a read lock. Each reader keeps a 512 KiB page
+// cache instead of SQLite's 2 MiB: the cache is memory outside Go's heap and
+// its limit, four readers held 8 MiB of the service's RSS (issue 20), and the
+// pages a reader misses are in the operating system's cache, one pread away.
 const (
 	sqliteCommon = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	sqliteWriter = sqliteCommon + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	sqliteReader = sqliteCommon + "&_pragma=query_only(1)"
+	sqliteReader = sqliteCommon + "&_pragma=query_only(1)&_pragma=cache_size(-512)"
 )
 
 func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
