@@ -28,49 +28,53 @@ func dueTask(t string) string {
 		t + ".lease_until IS NULL OR " + t + ".lease_until < ?)"
 }
 
-// backlogSQL walks the accounts that have waiting tasks (one index probe
-// each, tasks_account_due_idx) and reads, per account, its oldest due task,
-// its due tasks up to a cap, and its own limits. Accounts whose waiting tasks
-// are all in backoff come out with no oldest due task. hint names the index
-// each read of tasks t is to use (flavor.indexHint).
-func backlogSQL(hint func(index string) string) string {
-	dueIndex, oldestIndex := hint("tasks_account_due_idx"), hint("tasks_account_oldest_idx")
-	return `WITH RECURSIVE backlog(account_id) AS (
-		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE ` + waitingTask + `
-				ORDER BY t.account_id LIMIT 1)
-		UNION ALL
-		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE ` + waitingTask + `
-				AND t.account_id > b.account_id ORDER BY t.account_id LIMIT 1)
-		FROM backlog b WHERE b.account_id IS NOT NULL
-	)
-	SELECT b.account_id AS account_id,
-		(SELECT t.created_at FROM tasks t` + oldestIndex + ` WHERE t.account_id = b.account_id AND ` + dueTask("t") + `
-				ORDER BY t.created_at LIMIT 1) AS oldest_due,
-		(SELECT count(*) FROM (SELECT 1 AS one FROM tasks t` + dueIndex + ` WHERE t.account_id = b.account_id AND ` + dueTask("t") + ` LIMIT ?) d) AS due,
+// candidatesSQL reads the accounts with waiting tasks in the fair share's
+// order — fewest running attempts per unit of weight (share), then the oldest
+// waiting task (head), then the lower id — from account_dispatch (migration
+// 00009, kept by triggers in the transaction of every change), after the
+// keyset position when after is set: one index range read, and per account
+// read its due tasks up to a cap and its own limits. So the claim's work is
+// bounded by the slots it fills, not by the accounts with a backlog. hint
+// names the index each read is to use (flavor.indexHint).
+func candidatesSQL(hint func(index string) string, after bool) string {
+	keyset := ""
+	if after {
+		keyset = " AND (d.share > ? OR d.share = ? AND (d.head > ? OR d.head = ? AND d.account_id > ?))"
+	}
+	return `SELECT d.account_id AS account_id, d.running AS running, d.share AS share, d.head AS head,
+		(SELECT count(*) FROM (SELECT 1 AS one FROM tasks t` + hint("tasks_account_due_idx") + ` WHERE t.account_id = d.account_id AND ` + dueTask("t") + ` LIMIT ?) x) AS due,
 		l.max_concurrency AS max_concurrency, l.max_tasks_per_hour AS max_tasks_per_hour, l.weight AS weight
-	FROM backlog b LEFT JOIN account_limits l ON l.account_id = b.account_id
-	WHERE b.account_id IS NOT NULL`
+	FROM account_dispatch d` + hint("account_dispatch_next_idx") + ` LEFT JOIN account_limits l ON l.account_id = d.account_id
+	WHERE d.waiting > 0` + keyset + `
+	ORDER BY d.share, d.head, d.account_id LIMIT ?`
 }
 
 // runningSQL counts running attempts per account (tasks_running_idx).
 var runningSQL = `SELECT account_id, count(*) AS n FROM tasks WHERE ` + runningTask + ` GROUP BY account_id`
 
-// openedSQL counts the attempts each account opened since the bound time.
-const openedSQL = `SELECT t.account_id AS account_id, count(*) AS n
-	FROM task_attempts a JOIN tasks t ON t.id = a.task_id
-	WHERE a.opened_at > ? GROUP BY t.account_id`
+// runningTotalSQL counts running attempts in all (tasks_running_idx): the
+// slots CREATOR_MAX_CONCURRENCY leaves free.
+var runningTotalSQL = `SELECT count(*) FROM tasks WHERE ` + runningTask
 
-type backlogRow struct {
-	AccountID       int64  `db:"account_id"`
-	OldestDue       dbTime `db:"oldest_due"`
-	Due             int    `db:"due"`
-	MaxConcurrency  *int   `db:"max_concurrency"`
-	MaxTasksPerHour *int   `db:"max_tasks_per_hour"`
-	Weight          *int   `db:"weight"`
+// openedInSQL counts the attempts each of some accounts opened since the
+// bound time.
+const openedInSQL = `SELECT t.account_id AS account_id, count(*) AS n
+	FROM task_attempts a JOIN tasks t ON t.id = a.task_id
+	WHERE a.opened_at > ? AND t.account_id IN (?) GROUP BY t.account_id`
+
+type candidateRow struct {
+	AccountID       int64   `db:"account_id"`
+	Running         int     `db:"running"`
+	Share           float64 `db:"share"`
+	Head            dbTime  `db:"head"`
+	Due             int     `db:"due"`
+	MaxConcurrency  *int    `db:"max_concurrency"`
+	MaxTasksPerHour *int    `db:"max_tasks_per_hour"`
+	Weight          *int    `db:"weight"`
 }
 
 // limits are the row's own limits, else the defaults.
-func (r backlogRow) limits(defaults domain.AccountLimits) domain.AccountLimits {
+func (r candidateRow) limits(defaults domain.AccountLimits) domain.AccountLimits {
 	if r.Weight == nil || r.MaxConcurrency == nil || r.MaxTasksPerHour == nil {
 		return defaults
 	}
@@ -166,54 +170,96 @@ func (s *Store) anyDue(ctx context.Context, now time.Time) (bool, error) {
 
 // planClaims reads the counts and returns the fair share's picks: one
 // account id per task to claim, in order.
+//
+// Only the first accounts in the fair share's order can get one of free
+// slots: an account gets a slot only when every account before it (fewer
+// running per weight, or equal and an older head) either got one already or
+// cannot take one (nothing due, held by its own limits). So the claim reads
+// the accounts in that order until free of them can take a slot, and runs
+// domain.FairShare on those: the same picks as over every account, for the
+// work of a few index reads per slot — accounts held by their own limits
+// are read past, the only cost that grows with the backlog's accounts.
 func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery) ([]int64, error) {
-	var running []accountCount
-	if err := tx.SelectContext(ctx, &running, runningSQL); err != nil {
-		return nil, fmt.Errorf("claim due tasks: count running attempts: %w", err)
-	}
-	total := 0
-	byAccount := make(map[int64]int, len(running))
-	for _, r := range running {
-		byAccount[r.AccountID] = r.N
-		total += r.N
-	}
 	free := q.Limit
 	if q.Capacity > 0 {
+		var total int
+		if err := tx.GetContext(ctx, &total, runningTotalSQL); err != nil {
+			return nil, fmt.Errorf("claim due tasks: count running attempts: %w", err)
+		}
 		free = min(free, q.Capacity-total)
 	}
 	if free <= 0 {
 		return nil, nil
 	}
 	nowCol := timeCol(q.Now)
-	var backlog []backlogRow
-	if err := tx.SelectContext(ctx, &backlog, tx.Rebind(backlogSQL(s.flavor.indexHint)), nowCol, nowCol, nowCol, nowCol, free); err != nil {
-		return nil, fmt.Errorf("claim due tasks: read the backlog: %w", err)
-	}
-	loads := make([]domain.AccountLoad, 0, len(backlog))
-	rateLimited := false
-	for _, b := range backlog {
-		if b.Due == 0 {
-			continue
+	page := free + 4 // a few more, for accounts that cannot take a slot
+	var (
+		loads    []domain.AccountLoad
+		eligible int
+		last     *candidateRow
+	)
+	for eligible < free {
+		var rows []candidateRow
+		args := []any{nowCol, nowCol, free}
+		if last != nil {
+			args = append(args, last.Share, last.Share, last.Head, last.Head, last.AccountID)
 		}
-		l := b.limits(q.Defaults)
-		rateLimited = rateLimited || l.MaxTasksPerHour() > 0
-		loads = append(loads, domain.AccountLoad{AccountID: b.AccountID, Limits: l, Running: byAccount[b.AccountID],
-			Due: b.Due, OldestDue: b.OldestDue.Time})
-	}
-	if rateLimited {
-		var opened []accountCount
-		if err := tx.SelectContext(ctx, &opened, tx.Rebind(openedSQL), windowStart(q.Now)); err != nil {
-			return nil, fmt.Errorf("claim due tasks: count the hour's openings: %w", err)
+		args = append(args, page)
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(candidatesSQL(s.flavor.indexHint, last != nil)), args...); err != nil {
+			return nil, fmt.Errorf("claim due tasks: read the accounts with a backlog: %w", err)
 		}
-		n := make(map[int64]int, len(opened))
-		for _, o := range opened {
-			n[o.AccountID] = o.N
+		pageLoads := make([]domain.AccountLoad, 0, len(rows))
+		var limited []int64
+		for _, r := range rows {
+			if r.Due == 0 {
+				continue
+			}
+			l := r.limits(q.Defaults)
+			if l.MaxTasksPerHour() > 0 {
+				limited = append(limited, r.AccountID)
+			}
+			pageLoads = append(pageLoads, domain.AccountLoad{AccountID: r.AccountID, Limits: l, Running: r.Running,
+				Due: r.Due, OldestDue: r.Head.Time})
 		}
-		for i := range loads {
-			loads[i].OpenedInWindow = n[loads[i].AccountID]
+		if err := s.countOpenings(ctx, tx, q.Now, limited, pageLoads); err != nil {
+			return nil, err
 		}
+		for _, l := range pageLoads {
+			if l.Held().Reason == domain.WaitingNone {
+				eligible++
+			}
+		}
+		loads = append(loads, pageLoads...)
+		if len(rows) < page {
+			break
+		}
+		last = &rows[len(rows)-1]
 	}
 	return domain.FairShare(loads, free), nil
+}
+
+// countOpenings fills in the hour's openings of the rate-limited accounts
+// among loads.
+func (s *Store) countOpenings(ctx context.Context, tx *sqlx.Tx, now time.Time, limited []int64, loads []domain.AccountLoad) error {
+	if len(limited) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In(openedInSQL, windowStart(now), limited)
+	if err != nil {
+		return fmt.Errorf("claim due tasks: count the hour's openings: %w", err)
+	}
+	var opened []accountCount
+	if err := tx.SelectContext(ctx, &opened, tx.Rebind(query), args...); err != nil {
+		return fmt.Errorf("claim due tasks: count the hour's openings: %w", err)
+	}
+	n := make(map[int64]int, len(opened))
+	for _, o := range opened {
+		n[o.AccountID] = o.N
+	}
+	for i := range loads {
+		loads[i].OpenedInWindow = n[loads[i].AccountID]
+	}
+	return nil
 }
 
 // leasePicks leases, in one statement, each picked account's best due tasks,
