@@ -62,6 +62,9 @@ const openedInSQL = `SELECT t.account_id AS account_id, count(*) AS n
 	FROM task_attempts a JOIN tasks t ON t.id = a.task_id
 	WHERE a.opened_at > ? AND t.account_id IN (?) GROUP BY t.account_id`
 
+// candidateColumns are candidatesSQL's columns, in order.
+var candidateColumns = []string{"account_id", "running", "share", "head", "due", "max_concurrency", "max_tasks_per_hour", "weight"}
+
 type candidateRow struct {
 	AccountID       int64   `db:"account_id"`
 	Running         int     `db:"running"`
@@ -123,7 +126,7 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 		if err != nil {
 			return err
 		}
-		if tasks, err = withAttempts(ctx, tx, rows); err != nil || open == nil {
+		if tasks, err = s.claimedAttempts(ctx, tx, rows); err != nil || open == nil {
 			return err
 		}
 		opened := tasks[:0]
@@ -183,7 +186,7 @@ func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery)
 	free := q.Limit
 	if q.Capacity > 0 {
 		var total int
-		if err := tx.GetContext(ctx, &total, runningTotalSQL); err != nil {
+		if err := s.claimStatement(ctx, tx, runningTotalSQL, 0).row(ctx).Scan(&total); err != nil {
 			return nil, fmt.Errorf("claim due tasks: count running attempts: %w", err)
 		}
 		free = min(free, q.Capacity-total)
@@ -199,13 +202,14 @@ func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery)
 		last     *candidateRow
 	)
 	for eligible < free {
-		var rows []candidateRow
 		args := []any{nowCol, nowCol, free}
 		if last != nil {
 			args = append(args, last.Share, last.Share, last.Head, last.Head, last.AccountID)
 		}
 		args = append(args, page)
-		if err := tx.SelectContext(ctx, &rows, tx.Rebind(candidatesSQL(s.flavor.indexHint, last != nil)), args...); err != nil {
+		st := s.claimStatement(ctx, tx, tx.Rebind(candidatesSQL(s.flavor.indexHint, last != nil)), 0)
+		rows, err := scanClaimRows[candidateRow](ctx, st, candidateColumns, args)
+		if err != nil {
 			return nil, fmt.Errorf("claim due tasks: read the accounts with a backlog: %w", err)
 		}
 		pageLoads := make([]domain.AccountLoad, 0, len(rows))
@@ -284,8 +288,8 @@ func (s *Store) leasePicks(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery,
 	query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
 		WHERE id IN (` + strings.Join(branches, " UNION ALL ") + `)
 		RETURNING ` + taskSelect
-	var rows []taskRow
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(query), args...); err != nil {
+	rows, err := scanClaimRows[taskRow](ctx, s.claimStatement(ctx, tx, tx.Rebind(query), len(order)), taskColumns, args)
+	if err != nil {
 		return nil, fmt.Errorf("claim due tasks: %w", err)
 	}
 	return inPickOrder(rows, picks), nil
@@ -336,4 +340,65 @@ func windowStart(now time.Time) dbTime { return timeCol(now.Add(-domain.RateWind
 type savedTask struct {
 	task    *domain.Task
 	version int64
+}
+
+// maxPreparedShapes bounds the claim's statements kept prepared: the lease
+// and the attempts' read have one text per number of accounts or tasks
+// claimed, which the free slots bound; past this many they run unprepared,
+// so that a large CREATOR_MAX_CONCURRENCY cannot fill the statement cache.
+const maxPreparedShapes = 32
+
+// claimStatement is query bound to the claim's transaction, prepared once
+// per text (parsing and planning the claim's statements each time cost
+// SQLite more than running them) unless shapes exceeds maxPreparedShapes.
+func (s *Store) claimStatement(ctx context.Context, tx *sqlx.Tx, query string, shapes int) statement {
+	if shapes > maxPreparedShapes {
+		return statement{tx: tx.Tx, query: query}
+	}
+	return s.writes.in(ctx, tx.Tx, query)
+}
+
+// scanClaimRows runs st and scans each row into a T, columns in order.
+func scanClaimRows[T any](ctx context.Context, st statement, columns []string, args []any) ([]T, error) {
+	rows, err := st.rows(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var r T
+		if err := rows.Scan(rowTargets(&r, columns)...); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// claimedAttempts reads the attempts of the claimed rows' tasks (withAttempts
+// through a prepared statement).
+func (s *Store) claimedAttempts(ctx context.Context, tx *sqlx.Tx, rows []taskRow) ([]*domain.Task, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]any, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	query := tx.Rebind("SELECT " + attemptSelect + " FROM task_attempts WHERE task_id IN (?" +
+		strings.Repeat(", ?", len(ids)-1) + ") ORDER BY task_id, number")
+	attemptRows, err := scanClaimRows[attemptRow](ctx, s.claimStatement(ctx, tx, query, len(ids)), attemptColumns, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load attempts: %w", err)
+	}
+	byTask := make(map[string][]domain.Attempt, len(rows))
+	for _, a := range attemptRows {
+		byTask[a.TaskID] = append(byTask[a.TaskID], a.attempt())
+	}
+	tasks := make([]*domain.Task, len(rows))
+	for i, r := range rows {
+		tasks[i] = r.task(byTask[r.ID])
+	}
+	return tasks, nil
 }
