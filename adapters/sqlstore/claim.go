@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -266,8 +267,9 @@ func (s *Store) countOpenings(ctx context.Context, tx *sqlx.Tx, now time.Time, l
 	return nil
 }
 
-// leasePicks leases, in one statement, each picked account's best due tasks,
-// as many as it was picked, and returns them in the order of the picks.
+// leasePicks leases each picked account's best due tasks, as many as it was
+// picked — in one statement, or one per account (flavor.leaseEach) — and
+// returns them in the order of the picks.
 func (s *Store) leasePicks(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery, picks []int64) ([]taskRow, error) {
 	var order []int64
 	count := make(map[int64]int)
@@ -278,21 +280,75 @@ func (s *Store) leasePicks(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery,
 		count[a]++
 	}
 	nowCol := timeCol(q.Now)
-	args := []any{q.Owner, timeCol(q.Now.Add(q.Lease))}
-	branches := make([]string, len(order))
-	for i, a := range order {
-		branches[i] = fmt.Sprintf(`SELECT id FROM (SELECT t.id FROM tasks t%s WHERE t.account_id = ? AND %s
+	head := []any{q.Owner, timeCol(q.Now.Add(q.Lease))}
+	lease := func(accounts []int64) ([]taskRow, error) {
+		args := head
+		branches := make([]string, len(accounts))
+		for i, a := range accounts {
+			branches[i] = fmt.Sprintf(`SELECT id FROM (SELECT t.id FROM tasks t%s WHERE t.account_id = ? AND %s
 			ORDER BY t.priority DESC, t.created_at, t.id LIMIT ?%s) p%d`, s.flavor.indexHint("tasks_account_due_idx"), dueTask("t"), s.flavor.skipLocked, i)
-		args = append(args, a, nowCol, nowCol, count[a])
-	}
-	query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
+			args = append(args, a, nowCol, nowCol, count[a])
+		}
+		query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
 		WHERE id IN (` + strings.Join(branches, " UNION ALL ") + `)
 		RETURNING ` + taskSelect
-	rows, err := scanClaimRows[taskRow](ctx, s.claimStatement(ctx, tx, tx.Rebind(query), len(order)), taskColumns, args)
+		rows, err := scanClaimRows[taskRow](ctx, s.claimStatement(ctx, tx, tx.Rebind(query), len(accounts)), taskColumns, args)
+		if err != nil {
+			return nil, fmt.Errorf("claim due tasks: %w", err)
+		}
+		return rows, nil
+	}
+	var rows []taskRow
+	if !s.flavor.leaseEach {
+		var err error
+		if rows, err = lease(order); err != nil {
+			return nil, err
+		}
+	} else {
+		var once []int64
+		for _, a := range order {
+			if count[a] == 1 {
+				once = append(once, a)
+				continue
+			}
+			leased, err := lease([]int64{a})
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, leased...)
+		}
+		if len(once) > 0 {
+			leased, err := s.leaseOnce(ctx, tx, q, once)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, leased...)
+		}
+	}
+	return inPickOrder(rows, picks), nil
+}
+
+// leaseOnceSQL leases the best due task of each account of a JSON list
+// (SQLite's json_each), in one statement of one text.
+var leaseOnceSQL = `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
+	WHERE id IN (SELECT (SELECT t.id FROM tasks t INDEXED BY tasks_account_due_idx
+		WHERE t.account_id = j.value AND ` + dueTask("t") + `
+		ORDER BY t.priority DESC, t.created_at, t.id LIMIT 1) FROM json_each(?) j)
+	RETURNING ` + taskSelect
+
+// leaseOnce leases the best due task of each of accounts (leaseOnceSQL).
+func (s *Store) leaseOnce(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery, accounts []int64) ([]taskRow, error) {
+	list, err := json.Marshal(accounts)
 	if err != nil {
 		return nil, fmt.Errorf("claim due tasks: %w", err)
 	}
-	return inPickOrder(rows, picks), nil
+	nowCol := timeCol(q.Now)
+	args := []any{q.Owner, timeCol(q.Now.Add(q.Lease)), nowCol, nowCol, string(list)}
+	rows, err := scanClaimRows[taskRow](ctx, s.claimStatement(ctx, tx, leaseOnceSQL, 0), taskColumns, args)
+	if err != nil {
+		return nil, fmt.Errorf("claim due tasks: %w", err)
+	}
+	return rows, nil
 }
 
 // inPickOrder orders leased rows as the fair share picked their accounts,
