@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -34,9 +36,15 @@ func (s *Store) CreateTasks(ctx context.Context, tasks []*domain.Task, key *port
 		snaps[i] = t.Snapshot()
 		ids[i] = snaps[i].ID
 	}
+	// Inserted by account: each insert's trigger takes its account's
+	// dispatch row (migration 00009), and every transaction that touches
+	// several accounts' rows (a batch, a claim) takes them in account order,
+	// so that two of them never wait for each other on PostgreSQL.
+	byAccount := slices.Clone(snaps)
+	slices.SortStableFunc(byAccount, func(a, b domain.TaskSnapshot) int { return cmp.Compare(a.AccountID, b.AccountID) })
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		for start := 0; start < len(snaps); start += batchInsertRows {
-			if err := insertTaskRows(ctx, tx, snaps[start:min(start+batchInsertRows, len(snaps))]); err != nil {
+		for start := 0; start < len(byAccount); start += batchInsertRows {
+			if err := insertTaskRows(ctx, tx, byAccount[start:min(start+batchInsertRows, len(byAccount))]); err != nil {
 				return err
 			}
 		}

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,13 +93,15 @@ type accountCount struct {
 }
 
 // ClaimDue leases the next due tasks under q's rules (§11). In one write
-// transaction, whatever the number of accounts with a backlog: claimers take
-// turns (serializeClaims), the running attempts per account and in all, the
-// accounts' backlogs and (only when some account is rate-limited) their
-// openings of the last hour are read, domain.FairShare decides how many
-// tasks each account gets, and one statement leases each chosen account's
-// best due tasks (priority desc, then oldest) and bumps their version. On
-// PostgreSQL rows another transaction holds (a cancel) are skipped.
+// transaction whose work is bounded by the slots it fills, whatever the
+// number of accounts with a backlog: claimers take turns (serializeClaims),
+// the running attempts in all are counted, the accounts are read in the fair
+// share's order from their dispatch state (planClaims) with their due
+// counts, limits and (only when rate-limited) the hour's openings,
+// domain.FairShare decides how many tasks each account gets, and their best
+// due tasks (priority desc, then oldest) are leased with their version
+// bumped (leasePicks). On PostgreSQL rows another transaction holds (a
+// cancel) are skipped.
 func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.UpdateFunc) ([]*domain.Task, error) {
 	if q.Limit <= 0 {
 		return nil, nil
@@ -130,8 +134,19 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 		if tasks, err = s.claimedAttempts(ctx, tx, rows); err != nil || open == nil {
 			return err
 		}
-		opened := tasks[:0]
-		for _, t := range tasks {
+		// Opened by account: each opening's trigger takes its account's
+		// dispatch row (migration 00009), and every transaction that
+		// touches several accounts' rows (a claim, a batch create) takes
+		// them in account order, so that two of them never wait for each
+		// other on PostgreSQL. The tasks are returned in the picks' order.
+		byAccount := make([]int, len(tasks))
+		for i := range byAccount {
+			byAccount[i] = i
+		}
+		slices.SortStableFunc(byAccount, func(a, b int) int { return cmp.Compare(tasks[a].AccountID(), tasks[b].AccountID()) })
+		ok := make([]bool, len(tasks))
+		for _, i := range byAccount {
+			t := tasks[i]
 			before, expected := t.Attempts(), t.Version()
 			changes, err := open(t)
 			if err != nil {
@@ -144,7 +159,13 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 			if w.task != nil {
 				saved = append(saved, savedTask{t, w.task.Version})
 			}
-			opened = append(opened, t)
+			ok[i] = true
+		}
+		opened := tasks[:0]
+		for i, t := range tasks {
+			if ok[i] {
+				opened = append(opened, t)
+			}
 		}
 		tasks = opened
 		return nil

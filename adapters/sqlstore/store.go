@@ -75,8 +75,8 @@ type flavor struct {
 	// committed before it (PostgreSQL: a transaction-scoped advisory lock;
 	// SQLite's single writer already serialises them).
 	serializeClaims string
-	// indexHint, given an index, is what follows "FROM tasks t" in the fair
-	// claim's reads of waiting tasks. SQLite without ANALYZE statistics
+	// indexHint, given an index, is what follows "FROM tasks t" (and "FROM
+	// account_dispatch d") in the fair claim's reads. SQLite without ANALYZE statistics
 	// rates an equality on status (tasks_stale_timeout_idx, tasks_claim_idx)
 	// above the partial indexes of 00004, then sorts or filters every
 	// pending task once per account in the backlog (issue #16): INDEXED BY

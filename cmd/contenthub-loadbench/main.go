@@ -12,6 +12,11 @@
 // ratio to that baseline, the service's CPU seconds per 1,000 callbacks
 // (/proc/<pid>/stat) and peak RSS, and the notification latency of one
 // sender (callback sent → visible through GET and through the event stream).
+// Then the publish-pool claim (issue 23) and the dispatch section (issue 16,
+// dispatch.go): a backlog of 4,000 tasks drained through the fair claim under
+// CREATOR_MAX_CONCURRENCY=8, of one account and of 200 accounts × 20, and a
+// batch create of 500 tasks against 500 single creates, with their targets
+// met or not (-only-dispatch runs it alone, -dispatch-rounds 0 skips it).
 //
 //	contenthub-loadbench [-contenthub bin/contenthub] [-stores postgres,sqlite] [-rounds 3] …
 //
