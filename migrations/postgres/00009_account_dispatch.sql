@@ -71,8 +71,36 @@ BEGIN
 END $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER tasks_dispatch_track AFTER INSERT OR DELETE OR UPDATE OF status, attempt_open ON tasks
+CREATE TRIGGER tasks_dispatch_track AFTER DELETE OR UPDATE OF status, attempt_open ON tasks
     FOR EACH ROW EXECUTE FUNCTION account_dispatch_track_task();
+
+-- Inserts are counted once per statement, one upsert per account, in account
+-- order: a batch create of 500 tasks writes each account's row once, not 500
+-- times.
+-- +goose StatementBegin
+CREATE FUNCTION account_dispatch_track_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO account_dispatch AS d (account_id, waiting, running, weight, share, head)
+    SELECT n.account_id, n.waiting, n.running, coalesce(l.weight, 1), n.running::float8 / coalesce(l.weight, 1), n.head
+    FROM (SELECT account_id,
+                 count(*) FILTER (WHERE status = 'pending' AND NOT attempt_open) AS waiting,
+                 count(*) FILTER (WHERE attempt_open AND status IN ('pending', 'submitted', 'processing')) AS running,
+                 min(created_at) FILTER (WHERE status = 'pending' AND NOT attempt_open) AS head
+          FROM inserted WHERE status IN ('pending', 'submitted', 'processing') GROUP BY account_id) n
+    LEFT JOIN account_limits l ON l.account_id = n.account_id
+    ORDER BY n.account_id
+    ON CONFLICT (account_id) DO UPDATE SET
+        waiting = d.waiting + excluded.waiting,
+        running = d.running + excluded.running,
+        share = (d.running + excluded.running)::float8 / d.weight,
+        head = CASE WHEN excluded.head IS NOT NULL AND (d.head IS NULL OR excluded.head < d.head)
+                    THEN excluded.head ELSE d.head END;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+
+CREATE TRIGGER tasks_dispatch_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION account_dispatch_track_inserts();
 
 -- +goose StatementBegin
 CREATE FUNCTION account_dispatch_track_limits() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -93,6 +121,8 @@ CREATE TRIGGER account_limits_dispatch_track AFTER INSERT OR DELETE OR UPDATE OF
 -- +goose Down
 DROP TRIGGER account_limits_dispatch_track ON account_limits;
 DROP FUNCTION account_dispatch_track_limits();
+DROP TRIGGER tasks_dispatch_insert ON tasks;
+DROP FUNCTION account_dispatch_track_inserts();
 DROP TRIGGER tasks_dispatch_track ON tasks;
 DROP FUNCTION account_dispatch_track_task();
 DROP TABLE account_dispatch;
