@@ -26,7 +26,12 @@ const (
 // drainShape is a backlog: accounts × tasks each.
 type drainShape struct{ accounts, each int }
 
-func (s drainShape) String() string { return fmt.Sprintf("%d × %d", s.accounts, s.each) }
+func (s drainShape) String() string {
+	if s.accounts == 1 {
+		return fmt.Sprintf("1 account × %d tasks", s.each)
+	}
+	return fmt.Sprintf("%d accounts × %d tasks", s.accounts, s.each)
+}
 
 // dispatchResult is one store's drains (tasks/s, one per round and shape)
 // and batch measurements (per round: one batch of 500, 500 singles).
@@ -83,7 +88,7 @@ func (r *dispatchResult) print(out io.Writer) {
 		for _, v := range r.drains[s] {
 			runs = append(runs, fmt.Sprintf("%.0f", v))
 		}
-		fmt.Fprintf(out, "| %s accounts | %d | %.0f | %s |\n", s, s.accounts*s.each, median(r.drains[s]), strings.Join(runs, ", "))
+		fmt.Fprintf(out, "| %s | %d | %.0f | %s |\n", s, s.accounts*s.each, median(r.drains[s]), strings.Join(runs, ", "))
 	}
 	one, many := median(r.drains[r.shapes[0]]), median(r.drains[r.shapes[1]])
 	ratio := many / one
