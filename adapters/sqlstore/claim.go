@@ -36,7 +36,8 @@ func dueTask(t string) string {
 // waiting task (head), then the lower id — from account_dispatch (migration
 // 00009, kept by triggers in the transaction of every change), after the
 // keyset position when after is set: one index range read, and per account
-// read its due tasks up to a cap and its own limits. So the claim's work is
+// whether it has a due task (due is then the bound cap: planClaims counts
+// only where the fair share would give it more than one) and its own limits. So the claim's work is
 // bounded by the slots it fills, not by the accounts with a backlog. hint
 // names the index each read is to use (flavor.indexHint).
 func candidatesSQL(hint func(index string) string, after bool) string {
@@ -45,7 +46,8 @@ func candidatesSQL(hint func(index string) string, after bool) string {
 		keyset = " AND (d.share > ? OR d.share = ? AND (d.head > ? OR d.head = ? AND d.account_id > ?))"
 	}
 	return `SELECT d.account_id AS account_id, d.running AS running, d.share AS share, d.head AS head,
-		(SELECT count(*) FROM (SELECT 1 AS one FROM tasks t` + hint("tasks_account_due_idx") + ` WHERE t.account_id = d.account_id AND ` + dueTask("t") + ` LIMIT ?) x) AS due,
+		CASE WHEN EXISTS (SELECT 1 FROM tasks t` + hint("tasks_account_due_idx") + ` WHERE t.account_id = d.account_id AND ` + dueTask("t") + `)
+			THEN ? ELSE 0 END AS due,
 		l.max_concurrency AS max_concurrency, l.max_tasks_per_hour AS max_tasks_per_hour, l.weight AS weight
 	FROM account_dispatch d` + hint("account_dispatch_next_idx") + ` LEFT JOIN account_limits l ON l.account_id = d.account_id
 	WHERE d.waiting > 0` + keyset + `
@@ -217,7 +219,7 @@ func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery)
 		return nil, nil
 	}
 	nowCol := timeCol(q.Now)
-	page := free + 4 // a few more, for accounts that cannot take a slot
+	page := free
 	var (
 		loads    []domain.AccountLoad
 		eligible int
@@ -261,7 +263,47 @@ func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery)
 		}
 		last = &rows[len(rows)-1]
 	}
-	return domain.FairShare(loads, free), nil
+	return s.shareCounted(ctx, tx, q.Now, loads, free)
+}
+
+// dueCountSQL counts an account's due tasks, up to a cap.
+var dueCountSQL = `SELECT count(*) FROM (SELECT 1 AS one FROM tasks t INDEXHINT WHERE t.account_id = ? AND ` +
+	dueTask("t") + ` LIMIT ?) x`
+
+// shareCounted runs the fair share on loads whose Due says only whether the
+// account has a due task (as free), counting an account's due tasks only
+// when the share gives it more than one slot, and sharing again when it has
+// fewer than that: the accounts given one slot each — the common case with
+// many accounts — cost no count.
+func (s *Store) shareCounted(ctx context.Context, tx *sqlx.Tx, now time.Time, loads []domain.AccountLoad, free int) ([]int64, error) {
+	nowCol := timeCol(now)
+	query := tx.Rebind(strings.Replace(dueCountSQL, " INDEXHINT", s.flavor.indexHint("tasks_account_due_idx"), 1))
+	exact := make(map[int64]bool)
+	for {
+		picks := domain.FairShare(loads, free)
+		given := make(map[int64]int, len(picks))
+		for _, a := range picks {
+			given[a]++
+		}
+		changed := false
+		for i := range loads {
+			l := &loads[i]
+			if given[l.AccountID] <= 1 || exact[l.AccountID] {
+				continue
+			}
+			var n int
+			if err := s.claimStatement(ctx, tx, query, 0).row(ctx, l.AccountID, nowCol, nowCol, free).Scan(&n); err != nil {
+				return nil, fmt.Errorf("claim due tasks: count an account's due tasks: %w", err)
+			}
+			exact[l.AccountID] = true
+			if n < l.Due {
+				l.Due, changed = n, true
+			}
+		}
+		if !changed {
+			return picks, nil
+		}
+	}
 }
 
 // countOpenings fills in the hour's openings of the rate-limited accounts
