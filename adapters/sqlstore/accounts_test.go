@@ -357,3 +357,21 @@ func TestClaimDueReadsPastHeldAccounts(t *testing.T) {
 		require.Empty(t, claimAccounts(t, s, q))
 	})
 }
+
+// An account with fewer due tasks than the share would give it takes what
+// it has; the other accounts take the rest of the free slots.
+func TestClaimDueFillsTheSlotsAnAccountCannot(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		now := base.Add(time.Hour)
+		createMany(t, s, "task-few", 2, base, account(1))
+		createMany(t, s, "task-many", 10, base.Add(time.Second), account(2))
+		createMany(t, s, "task-later", 3, now.Add(time.Minute), account(3)) // not due yet
+		q := ports.ClaimQuery{Owner: "w", Now: now, Lease: time.Minute, Limit: 8}
+		got := map[int64]int{}
+		for _, a := range claimAccounts(t, s, q) {
+			got[a]++
+		}
+		require.Equal(t, map[int64]int{1: 2, 2: 6}, got)
+	})
+}
