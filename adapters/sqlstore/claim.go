@@ -262,6 +262,7 @@ func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery)
 			break
 		}
 		last = &rows[len(rows)-1]
+		page = min(2*page, 256) // reading past held accounts: fewer, longer reads
 	}
 	return s.shareCounted(ctx, tx, q.Now, loads, free)
 }
