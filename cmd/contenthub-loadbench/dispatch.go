@@ -90,20 +90,31 @@ func (r *dispatchResult) print(out io.Writer) {
 		}
 		fmt.Fprintf(out, "| %s | %d | %.0f | %s |\n", s, s.accounts*s.each, median(r.drains[s]), strings.Join(runs, ", "))
 	}
-	one, many := median(r.drains[r.shapes[0]]), median(r.drains[r.shapes[1]])
-	ratio := many / one
+	// Ratios are taken per round (the two drains of a round meet the same
+	// load from other work), then their median, as the callback tables do.
+	var drainRatios []float64
+	var drainRounds []string
+	for i := range r.drains[r.shapes[0]] {
+		x := r.drains[r.shapes[1]][i] / r.drains[r.shapes[0]][i]
+		drainRatios = append(drainRatios, x)
+		drainRounds = append(drainRounds, fmt.Sprintf("%.2f×", x))
+	}
+	ratio := median(drainRatios)
 	fmt.Fprintf(out, "\n| batch create of %d | time (median) | tasks/s |\n|---|---:|---:|\n", dispatchBatchSize)
 	b, s := medianDuration(r.batch), medianDuration(r.singles)
 	fmt.Fprintf(out, "| one batch | %s | %.0f |\n", ms(b), float64(dispatchBatchSize)/b.Seconds())
 	fmt.Fprintf(out, "| %d singles, one after another | %s | %.0f |\n\n", dispatchBatchSize, ms(s), float64(dispatchBatchSize)/s.Seconds())
 	var perRound []string
+	var batchRatios []float64
 	for i := range r.batch {
-		perRound = append(perRound, fmt.Sprintf("%.1f×", r.singles[i].Seconds()/r.batch[i].Seconds()))
+		x := r.singles[i].Seconds() / r.batch[i].Seconds()
+		batchRatios = append(batchRatios, x)
+		perRound = append(perRound, fmt.Sprintf("%.1f×", x))
 	}
-	batchRatio := s.Seconds() / b.Seconds()
-	fmt.Fprintf(out, "Targets (issue 16): the 200-account drain at ≥ 0.9 × the 1-account rate: %.2f× — %s; "+
-		"batch create ≥ 20 × the rate of single creates: %.1f× (rounds: %s) — %s.\n\n",
-		ratio, metText(ratio >= 0.9), batchRatio, strings.Join(perRound, ", "), metText(batchRatio >= 20))
+	batchRatio := median(batchRatios)
+	fmt.Fprintf(out, "Targets (issue 16), medians of the per-round ratios: the 200-account drain at ≥ 0.9 × the 1-account rate: "+
+		"%.2f× (rounds: %s) — %s; batch create ≥ 20 × the rate of single creates: %.1f× (rounds: %s) — %s.\n\n",
+		ratio, strings.Join(drainRounds, ", "), metText(ratio >= 0.9), batchRatio, strings.Join(perRound, ", "), metText(batchRatio >= 20))
 }
 
 func metText(ok bool) string {
