@@ -62,7 +62,8 @@ bench:
 
 ## bench-load: the real binary under load on PostgreSQL and SQLite, against the bare transaction (docs/benchmarks.md).
 ## BENCH_LOAD_FLAGS passes options, e.g. BENCH_LOAD_FLAGS='-stores postgres -rounds 5'; '-subscribe' adds one
-## webhook endpoint (§13) so the callback path also writes and sends an outbox message. Not part of `make test`.
+## webhook endpoint (§13) so the callback path also writes and sends an outbox message; '-only-dispatch' runs only the
+## dispatch section (backlog drains of 1 and 200 accounts, batch against single creates; issue 16). Not part of `make test`.
 bench-load: build
 	$(GO) build -o $(BIN)/contenthub-notrace -tags $(TAGS),notrace ./cmd/contenthub
 	$(GO) build -o $(BIN)/contenthub-loadbench ./cmd/contenthub-loadbench

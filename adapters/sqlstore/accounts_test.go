@@ -268,3 +268,110 @@ func TestCreateTasksIsAllOrNothing(t *testing.T) {
 		require.NotEmpty(t, page.NextCursor)
 	})
 }
+
+// The fair claim reads each account's dispatch state (migration 00009)
+// instead of counting its tasks: whatever changes the tasks — single and
+// batch creates, claims that open attempts, submissions, completions,
+// failures with and without a retry, cancellations, an operator's retry,
+// limits set and changed — the state kept equals a recount, in the
+// transaction of the change.
+func TestDispatchStateFollowsEveryChange(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		now := base.Add(time.Hour).Truncate(time.Microsecond)
+		checked := func(step string) {
+			t.Helper()
+			drift, err := sqlstore.DispatchDrift(ctx, s)
+			require.NoError(t, err)
+			require.Empty(t, drift, "after %s", step)
+		}
+		update := func(id string, ev func(tk *domain.Task) domain.Event) {
+			t.Helper()
+			require.NoError(t, s.UpdateTask(ctx, id, func(tk *domain.Task) (ports.TaskChanges, error) {
+				out, err := tk.Apply(ev(tk), rules)
+				return ports.TaskChanges{SaveTask: out.Changed}, err
+			}))
+		}
+		createMany(t, s, "task-a", 4, base, account(1))
+		createMany(t, s, "task-b", 3, base.Add(time.Second), account(2), maxRetries(2))
+		_, _, err := s.CreateTasks(ctx, []*domain.Task{
+			newTask(t, "task-c-0", base, account(3)), newTask(t, "task-c-1", base.Add(-time.Minute), account(3)),
+			newTask(t, "task-a-9", base.Add(-time.Hour), account(1)),
+		}, nil)
+		require.NoError(t, err)
+		checked("creates")
+		require.NoError(t, s.PutAccountLimits(ctx, 2, accountLimits(t, 0, 0, 3), now))
+		require.NoError(t, s.PutAccountLimits(ctx, 4, accountLimits(t, 0, 0, 5), now))
+		checked("limits set")
+
+		q := ports.ClaimQuery{Owner: "w", Now: now, Lease: time.Minute, Limit: 5}
+		require.Len(t, claimAccounts(t, s, q), 5)
+		checked("a claim")
+		update("task-b-000", func(tk *domain.Task) domain.Event { return submittedEv(now, tk.Attempt(), "ref-b") })
+		update("task-b-000", func(tk *domain.Task) domain.Event {
+			return failedEv(now, tk.Attempt(), domain.TaskError{Code: "X", Type: "transient"})
+		})
+		checked("a failure with a retry left")
+		update("task-a-9", func(tk *domain.Task) domain.Event { return completedEv(now, tk.Attempt(), 1) })
+		checked("a completion")
+		finish(t, s, "task-c-1", now)
+		update("task-c-1", func(*domain.Task) domain.Event {
+			return domain.Event{Kind: domain.EventRetry, Source: domain.SourceAPI, At: now}
+		})
+		checked("an operator's retry")
+		update("task-a-003", func(*domain.Task) domain.Event {
+			return domain.Event{Kind: domain.EventCancel, Source: domain.SourceAPI, At: now}
+		})
+		checked("a cancellation")
+		require.NoError(t, s.PutAccountLimits(ctx, 2, accountLimits(t, 0, 0, 1), now))
+		checked("a weight changed back")
+		require.NotEmpty(t, claimAccounts(t, s, ports.ClaimQuery{Owner: "w", Now: now.Add(time.Hour), Lease: time.Minute, Limit: 10}))
+		checked("a second claim")
+	})
+}
+
+// Accounts that cannot take a slot (here: rate-limited, first in the fair
+// share's order with no attempt running and the oldest tasks) are read
+// past, page after page, to the first account that can.
+func TestClaimDueReadsPastHeldAccounts(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := t.Context()
+		now := base.Add(time.Hour).Truncate(time.Microsecond)
+		var first []string
+		for a := int64(1); a <= 12; a++ {
+			ids := createMany(t, s, fmt.Sprintf("task-%02d", a), 2, base.Add(time.Duration(a)*time.Second), account(a))
+			first = append(first, ids[0])
+			require.NoError(t, s.PutAccountLimits(ctx, a, accountLimits(t, 0, 1, 1), now))
+		}
+		q := ports.ClaimQuery{Owner: "w", Now: now, Lease: time.Minute, Limit: 12}
+		require.Len(t, claimAccounts(t, s, q), 12, "one each: the hour allows one")
+		for _, id := range first {
+			finish(t, s, id, now)
+		}
+		createMany(t, s, "task-late", 2, now.Add(-time.Minute), account(13))
+		q.Limit = 1
+		require.Equal(t, []int64{13}, claimAccounts(t, s, q))
+		require.Equal(t, []int64{13}, claimAccounts(t, s, q))
+		require.Empty(t, claimAccounts(t, s, q))
+	})
+}
+
+// An account with fewer due tasks than the share would give it takes what
+// it has; the other accounts take the rest of the free slots.
+func TestClaimDueFillsTheSlotsAnAccountCannot(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Each(t, func(t *testing.T, s *sqlstore.Store) {
+		now := base.Add(time.Hour)
+		createMany(t, s, "task-few", 2, base, account(1))
+		createMany(t, s, "task-many", 10, base.Add(time.Second), account(2))
+		createMany(t, s, "task-later", 3, now.Add(time.Minute), account(3)) // not due yet
+		q := ports.ClaimQuery{Owner: "w", Now: now, Lease: time.Minute, Limit: 8}
+		got := map[int64]int{}
+		for _, a := range claimAccounts(t, s, q) {
+			got[a]++
+		}
+		require.Equal(t, map[int64]int{1: 2, 2: 6}, got)
+	})
+}

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -34,9 +36,15 @@ func (s *Store) CreateTasks(ctx context.Context, tasks []*domain.Task, key *port
 		snaps[i] = t.Snapshot()
 		ids[i] = snaps[i].ID
 	}
+	// Inserted by account: each insert's trigger takes its account's
+	// dispatch row (migration 00009), and every transaction that touches
+	// several accounts' rows (a batch, a claim) takes them in account order,
+	// so that two of them never wait for each other on PostgreSQL.
+	byAccount := slices.Clone(snaps)
+	slices.SortStableFunc(byAccount, func(a, b domain.TaskSnapshot) int { return cmp.Compare(a.AccountID, b.AccountID) })
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		for start := 0; start < len(snaps); start += batchInsertRows {
-			if err := insertTaskRows(ctx, tx, snaps[start:min(start+batchInsertRows, len(snaps))]); err != nil {
+		for start := 0; start < len(byAccount); start += batchInsertRows {
+			if err := s.insertTaskRows(ctx, tx, byAccount[start:min(start+batchInsertRows, len(byAccount))]); err != nil {
 				return err
 			}
 		}
@@ -132,7 +140,7 @@ const batchInsertRows = 250
 // insertTaskRows writes new tasks' rows with one multi-row INSERT (one
 // round trip), then their attempts if any; an id that exists fails the
 // whole statement with domain.ErrConflict.
-func insertTaskRows(ctx context.Context, tx *sqlx.Tx, snaps []domain.TaskSnapshot) error {
+func (s *Store) insertTaskRows(ctx context.Context, tx *sqlx.Tx, snaps []domain.TaskSnapshot) error {
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(taskColumns)), ", ") + ")"
 	rows := make([]string, len(snaps))
 	args := make([]any, 0, len(snaps)*len(taskColumns))
@@ -142,7 +150,13 @@ func insertTaskRows(ctx context.Context, tx *sqlx.Tx, snaps []domain.TaskSnapsho
 	}
 	query := "INSERT INTO tasks (" + strings.Join(taskColumns, ", ") + ") VALUES " + strings.Join(rows, ", ") +
 		" ON CONFLICT DO NOTHING"
-	res, err := tx.ExecContext(ctx, tx.Rebind(query), args...)
+	// A full chunk's text is always the same: prepared once, it is neither
+	// parsed nor planned again (a large batch is mostly full chunks).
+	st := statement{tx: tx.Tx, query: tx.Rebind(query)}
+	if len(snaps) == batchInsertRows {
+		st = s.writes.in(ctx, tx.Tx, tx.Rebind(query))
+	}
+	res, err := st.exec(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("create batch: %w", err)
 	}

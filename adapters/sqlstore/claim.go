@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,49 +31,58 @@ func dueTask(t string) string {
 		t + ".lease_until IS NULL OR " + t + ".lease_until < ?)"
 }
 
-// backlogSQL walks the accounts that have waiting tasks (one index probe
-// each, tasks_account_due_idx) and reads, per account, its oldest due task,
-// its due tasks up to a cap, and its own limits. Accounts whose waiting tasks
-// are all in backoff come out with no oldest due task. hint names the index
-// each read of tasks t is to use (flavor.indexHint).
-func backlogSQL(hint func(index string) string) string {
-	dueIndex, oldestIndex := hint("tasks_account_due_idx"), hint("tasks_account_oldest_idx")
-	return `WITH RECURSIVE backlog(account_id) AS (
-		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE ` + waitingTask + `
-				ORDER BY t.account_id LIMIT 1)
-		UNION ALL
-		SELECT (SELECT t.account_id FROM tasks t` + dueIndex + ` WHERE ` + waitingTask + `
-				AND t.account_id > b.account_id ORDER BY t.account_id LIMIT 1)
-		FROM backlog b WHERE b.account_id IS NOT NULL
-	)
-	SELECT b.account_id AS account_id,
-		(SELECT t.created_at FROM tasks t` + oldestIndex + ` WHERE t.account_id = b.account_id AND ` + dueTask("t") + `
-				ORDER BY t.created_at LIMIT 1) AS oldest_due,
-		(SELECT count(*) FROM (SELECT 1 AS one FROM tasks t` + dueIndex + ` WHERE t.account_id = b.account_id AND ` + dueTask("t") + ` LIMIT ?) d) AS due,
+// candidatesSQL reads the accounts with waiting tasks in the fair share's
+// order — fewest running attempts per unit of weight (share), then the oldest
+// waiting task (head), then the lower id — from account_dispatch (migration
+// 00009, kept by triggers in the transaction of every change), after the
+// keyset position when after is set: one index range read, and per account
+// whether it has a due task (due is then the bound cap: planClaims counts
+// only where the fair share would give it more than one) and its own limits. So the claim's work is
+// bounded by the slots it fills, not by the accounts with a backlog. hint
+// names the index each read is to use (flavor.indexHint).
+func candidatesSQL(hint func(index string) string, after bool) string {
+	keyset := ""
+	if after {
+		keyset = " AND (d.share > ? OR d.share = ? AND (d.head > ? OR d.head = ? AND d.account_id > ?))"
+	}
+	return `SELECT d.account_id AS account_id, d.running AS running, d.share AS share, d.head AS head,
+		CASE WHEN EXISTS (SELECT 1 FROM tasks t` + hint("tasks_account_due_idx") + ` WHERE t.account_id = d.account_id AND ` + dueTask("t") + `)
+			THEN ? ELSE 0 END AS due,
 		l.max_concurrency AS max_concurrency, l.max_tasks_per_hour AS max_tasks_per_hour, l.weight AS weight
-	FROM backlog b LEFT JOIN account_limits l ON l.account_id = b.account_id
-	WHERE b.account_id IS NOT NULL`
+	FROM account_dispatch d` + hint("account_dispatch_next_idx") + ` LEFT JOIN account_limits l ON l.account_id = d.account_id
+	WHERE d.waiting > 0` + keyset + `
+	ORDER BY d.share, d.head, d.account_id LIMIT ?`
 }
 
 // runningSQL counts running attempts per account (tasks_running_idx).
 var runningSQL = `SELECT account_id, count(*) AS n FROM tasks WHERE ` + runningTask + ` GROUP BY account_id`
 
-// openedSQL counts the attempts each account opened since the bound time.
-const openedSQL = `SELECT t.account_id AS account_id, count(*) AS n
-	FROM task_attempts a JOIN tasks t ON t.id = a.task_id
-	WHERE a.opened_at > ? GROUP BY t.account_id`
+// runningTotalSQL counts running attempts in all (tasks_running_idx): the
+// slots CREATOR_MAX_CONCURRENCY leaves free.
+var runningTotalSQL = `SELECT count(*) FROM tasks WHERE ` + runningTask
 
-type backlogRow struct {
-	AccountID       int64  `db:"account_id"`
-	OldestDue       dbTime `db:"oldest_due"`
-	Due             int    `db:"due"`
-	MaxConcurrency  *int   `db:"max_concurrency"`
-	MaxTasksPerHour *int   `db:"max_tasks_per_hour"`
-	Weight          *int   `db:"weight"`
+// openedInSQL counts the attempts each of some accounts opened since the
+// bound time.
+const openedInSQL = `SELECT t.account_id AS account_id, count(*) AS n
+	FROM task_attempts a JOIN tasks t ON t.id = a.task_id
+	WHERE a.opened_at > ? AND t.account_id IN (?) GROUP BY t.account_id`
+
+// candidateColumns are candidatesSQL's columns, in order.
+var candidateColumns = []string{"account_id", "running", "share", "head", "due", "max_concurrency", "max_tasks_per_hour", "weight"}
+
+type candidateRow struct {
+	AccountID       int64   `db:"account_id"`
+	Running         int     `db:"running"`
+	Share           float64 `db:"share"`
+	Head            dbTime  `db:"head"`
+	Due             int     `db:"due"`
+	MaxConcurrency  *int    `db:"max_concurrency"`
+	MaxTasksPerHour *int    `db:"max_tasks_per_hour"`
+	Weight          *int    `db:"weight"`
 }
 
 // limits are the row's own limits, else the defaults.
-func (r backlogRow) limits(defaults domain.AccountLimits) domain.AccountLimits {
+func (r candidateRow) limits(defaults domain.AccountLimits) domain.AccountLimits {
 	if r.Weight == nil || r.MaxConcurrency == nil || r.MaxTasksPerHour == nil {
 		return defaults
 	}
@@ -83,13 +95,15 @@ type accountCount struct {
 }
 
 // ClaimDue leases the next due tasks under q's rules (§11). In one write
-// transaction, whatever the number of accounts with a backlog: claimers take
-// turns (serializeClaims), the running attempts per account and in all, the
-// accounts' backlogs and (only when some account is rate-limited) their
-// openings of the last hour are read, domain.FairShare decides how many
-// tasks each account gets, and one statement leases each chosen account's
-// best due tasks (priority desc, then oldest) and bumps their version. On
-// PostgreSQL rows another transaction holds (a cancel) are skipped.
+// transaction whose work is bounded by the slots it fills, whatever the
+// number of accounts with a backlog: claimers take turns (serializeClaims),
+// the running attempts in all are counted, the accounts are read in the fair
+// share's order from their dispatch state (planClaims) with their due
+// counts, limits and (only when rate-limited) the hour's openings,
+// domain.FairShare decides how many tasks each account gets, and their best
+// due tasks (priority desc, then oldest) are leased with their version
+// bumped (leasePicks). On PostgreSQL rows another transaction holds (a
+// cancel) are skipped.
 func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.UpdateFunc) ([]*domain.Task, error) {
 	if q.Limit <= 0 {
 		return nil, nil
@@ -119,11 +133,22 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 		if err != nil {
 			return err
 		}
-		if tasks, err = withAttempts(ctx, tx, rows); err != nil || open == nil {
+		if tasks, err = s.claimedAttempts(ctx, tx, rows); err != nil || open == nil {
 			return err
 		}
-		opened := tasks[:0]
-		for _, t := range tasks {
+		// Opened by account: each opening's trigger takes its account's
+		// dispatch row (migration 00009), and every transaction that
+		// touches several accounts' rows (a claim, a batch create) takes
+		// them in account order, so that two of them never wait for each
+		// other on PostgreSQL. The tasks are returned in the picks' order.
+		byAccount := make([]int, len(tasks))
+		for i := range byAccount {
+			byAccount[i] = i
+		}
+		slices.SortStableFunc(byAccount, func(a, b int) int { return cmp.Compare(tasks[a].AccountID(), tasks[b].AccountID()) })
+		ok := make([]bool, len(tasks))
+		for _, i := range byAccount {
+			t := tasks[i]
 			before, expected := t.Attempts(), t.Version()
 			changes, err := open(t)
 			if err != nil {
@@ -136,7 +161,13 @@ func (s *Store) ClaimDue(ctx context.Context, q ports.ClaimQuery, open ports.Upd
 			if w.task != nil {
 				saved = append(saved, savedTask{t, w.task.Version})
 			}
-			opened = append(opened, t)
+			ok[i] = true
+		}
+		opened := tasks[:0]
+		for i, t := range tasks {
+			if ok[i] {
+				opened = append(opened, t)
+			}
 		}
 		tasks = opened
 		return nil
@@ -166,58 +197,143 @@ func (s *Store) anyDue(ctx context.Context, now time.Time) (bool, error) {
 
 // planClaims reads the counts and returns the fair share's picks: one
 // account id per task to claim, in order.
+//
+// Only the first accounts in the fair share's order can get one of free
+// slots: an account gets a slot only when every account before it (fewer
+// running per weight, or equal and an older head) either got one already or
+// cannot take one (nothing due, held by its own limits). So the claim reads
+// the accounts in that order until free of them can take a slot, and runs
+// domain.FairShare on those: the same picks as over every account, for the
+// work of a few index reads per slot — accounts held by their own limits
+// are read past, the only cost that grows with the backlog's accounts.
 func (s *Store) planClaims(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery) ([]int64, error) {
-	var running []accountCount
-	if err := tx.SelectContext(ctx, &running, runningSQL); err != nil {
-		return nil, fmt.Errorf("claim due tasks: count running attempts: %w", err)
-	}
-	total := 0
-	byAccount := make(map[int64]int, len(running))
-	for _, r := range running {
-		byAccount[r.AccountID] = r.N
-		total += r.N
-	}
 	free := q.Limit
 	if q.Capacity > 0 {
+		var total int
+		if err := s.claimStatement(ctx, tx, runningTotalSQL, 0).row(ctx).Scan(&total); err != nil {
+			return nil, fmt.Errorf("claim due tasks: count running attempts: %w", err)
+		}
 		free = min(free, q.Capacity-total)
 	}
 	if free <= 0 {
 		return nil, nil
 	}
 	nowCol := timeCol(q.Now)
-	var backlog []backlogRow
-	if err := tx.SelectContext(ctx, &backlog, tx.Rebind(backlogSQL(s.flavor.indexHint)), nowCol, nowCol, nowCol, nowCol, free); err != nil {
-		return nil, fmt.Errorf("claim due tasks: read the backlog: %w", err)
+	page := free
+	var (
+		loads    []domain.AccountLoad
+		eligible int
+		last     *candidateRow
+	)
+	for eligible < free {
+		args := []any{nowCol, nowCol, free}
+		if last != nil {
+			args = append(args, last.Share, last.Share, last.Head, last.Head, last.AccountID)
+		}
+		args = append(args, page)
+		st := s.claimStatement(ctx, tx, tx.Rebind(candidatesSQL(s.flavor.indexHint, last != nil)), 0)
+		rows, err := scanClaimRows[candidateRow](ctx, st, candidateColumns, args)
+		if err != nil {
+			return nil, fmt.Errorf("claim due tasks: read the accounts with a backlog: %w", err)
+		}
+		pageLoads := make([]domain.AccountLoad, 0, len(rows))
+		var limited []int64
+		for _, r := range rows {
+			if r.Due == 0 {
+				continue
+			}
+			l := r.limits(q.Defaults)
+			if l.MaxTasksPerHour() > 0 {
+				limited = append(limited, r.AccountID)
+			}
+			pageLoads = append(pageLoads, domain.AccountLoad{AccountID: r.AccountID, Limits: l, Running: r.Running,
+				Due: r.Due, OldestDue: r.Head.Time})
+		}
+		if err := s.countOpenings(ctx, tx, q.Now, limited, pageLoads); err != nil {
+			return nil, err
+		}
+		for _, l := range pageLoads {
+			if l.Held().Reason == domain.WaitingNone {
+				eligible++
+			}
+		}
+		loads = append(loads, pageLoads...)
+		if len(rows) < page {
+			break
+		}
+		last = &rows[len(rows)-1]
+		page = min(2*page, 256) // reading past held accounts: fewer, longer reads
 	}
-	loads := make([]domain.AccountLoad, 0, len(backlog))
-	rateLimited := false
-	for _, b := range backlog {
-		if b.Due == 0 {
-			continue
-		}
-		l := b.limits(q.Defaults)
-		rateLimited = rateLimited || l.MaxTasksPerHour() > 0
-		loads = append(loads, domain.AccountLoad{AccountID: b.AccountID, Limits: l, Running: byAccount[b.AccountID],
-			Due: b.Due, OldestDue: b.OldestDue.Time})
-	}
-	if rateLimited {
-		var opened []accountCount
-		if err := tx.SelectContext(ctx, &opened, tx.Rebind(openedSQL), windowStart(q.Now)); err != nil {
-			return nil, fmt.Errorf("claim due tasks: count the hour's openings: %w", err)
-		}
-		n := make(map[int64]int, len(opened))
-		for _, o := range opened {
-			n[o.AccountID] = o.N
-		}
-		for i := range loads {
-			loads[i].OpenedInWindow = n[loads[i].AccountID]
-		}
-	}
-	return domain.FairShare(loads, free), nil
+	return s.shareCounted(ctx, tx, q.Now, loads, free)
 }
 
-// leasePicks leases, in one statement, each picked account's best due tasks,
-// as many as it was picked, and returns them in the order of the picks.
+// dueCountSQL counts an account's due tasks, up to a cap.
+var dueCountSQL = `SELECT count(*) FROM (SELECT 1 AS one FROM tasks t INDEXHINT WHERE t.account_id = ? AND ` +
+	dueTask("t") + ` LIMIT ?) x`
+
+// shareCounted runs the fair share on loads whose Due says only whether the
+// account has a due task (as free), counting an account's due tasks only
+// when the share gives it more than one slot, and sharing again when it has
+// fewer than that: the accounts given one slot each — the common case with
+// many accounts — cost no count.
+func (s *Store) shareCounted(ctx context.Context, tx *sqlx.Tx, now time.Time, loads []domain.AccountLoad, free int) ([]int64, error) {
+	nowCol := timeCol(now)
+	query := tx.Rebind(strings.Replace(dueCountSQL, " INDEXHINT", s.flavor.indexHint("tasks_account_due_idx"), 1))
+	exact := make(map[int64]bool)
+	for {
+		picks := domain.FairShare(loads, free)
+		given := make(map[int64]int, len(picks))
+		for _, a := range picks {
+			given[a]++
+		}
+		changed := false
+		for i := range loads {
+			l := &loads[i]
+			if given[l.AccountID] <= 1 || exact[l.AccountID] {
+				continue
+			}
+			var n int
+			if err := s.claimStatement(ctx, tx, query, 0).row(ctx, l.AccountID, nowCol, nowCol, free).Scan(&n); err != nil {
+				return nil, fmt.Errorf("claim due tasks: count an account's due tasks: %w", err)
+			}
+			exact[l.AccountID] = true
+			if n < l.Due {
+				l.Due, changed = n, true
+			}
+		}
+		if !changed {
+			return picks, nil
+		}
+	}
+}
+
+// countOpenings fills in the hour's openings of the rate-limited accounts
+// among loads.
+func (s *Store) countOpenings(ctx context.Context, tx *sqlx.Tx, now time.Time, limited []int64, loads []domain.AccountLoad) error {
+	if len(limited) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In(openedInSQL, windowStart(now), limited)
+	if err != nil {
+		return fmt.Errorf("claim due tasks: count the hour's openings: %w", err)
+	}
+	var opened []accountCount
+	if err := tx.SelectContext(ctx, &opened, tx.Rebind(query), args...); err != nil {
+		return fmt.Errorf("claim due tasks: count the hour's openings: %w", err)
+	}
+	n := make(map[int64]int, len(opened))
+	for _, o := range opened {
+		n[o.AccountID] = o.N
+	}
+	for i := range loads {
+		loads[i].OpenedInWindow = n[loads[i].AccountID]
+	}
+	return nil
+}
+
+// leasePicks leases each picked account's best due tasks, as many as it was
+// picked — in one statement, or one per account (flavor.leaseEach) — and
+// returns them in the order of the picks.
 func (s *Store) leasePicks(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery, picks []int64) ([]taskRow, error) {
 	var order []int64
 	count := make(map[int64]int)
@@ -228,21 +344,75 @@ func (s *Store) leasePicks(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery,
 		count[a]++
 	}
 	nowCol := timeCol(q.Now)
-	args := []any{q.Owner, timeCol(q.Now.Add(q.Lease))}
-	branches := make([]string, len(order))
-	for i, a := range order {
-		branches[i] = fmt.Sprintf(`SELECT id FROM (SELECT t.id FROM tasks t%s WHERE t.account_id = ? AND %s
+	head := []any{q.Owner, timeCol(q.Now.Add(q.Lease))}
+	lease := func(accounts []int64) ([]taskRow, error) {
+		args := head
+		branches := make([]string, len(accounts))
+		for i, a := range accounts {
+			branches[i] = fmt.Sprintf(`SELECT id FROM (SELECT t.id FROM tasks t%s WHERE t.account_id = ? AND %s
 			ORDER BY t.priority DESC, t.created_at, t.id LIMIT ?%s) p%d`, s.flavor.indexHint("tasks_account_due_idx"), dueTask("t"), s.flavor.skipLocked, i)
-		args = append(args, a, nowCol, nowCol, count[a])
-	}
-	query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
+			args = append(args, a, nowCol, nowCol, count[a])
+		}
+		query := `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
 		WHERE id IN (` + strings.Join(branches, " UNION ALL ") + `)
 		RETURNING ` + taskSelect
+		rows, err := scanClaimRows[taskRow](ctx, s.claimStatement(ctx, tx, tx.Rebind(query), len(accounts)), taskColumns, args)
+		if err != nil {
+			return nil, fmt.Errorf("claim due tasks: %w", err)
+		}
+		return rows, nil
+	}
 	var rows []taskRow
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(query), args...); err != nil {
-		return nil, fmt.Errorf("claim due tasks: %w", err)
+	if !s.flavor.leaseEach {
+		var err error
+		if rows, err = lease(order); err != nil {
+			return nil, err
+		}
+	} else {
+		var once []int64
+		for _, a := range order {
+			if count[a] == 1 {
+				once = append(once, a)
+				continue
+			}
+			leased, err := lease([]int64{a})
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, leased...)
+		}
+		if len(once) > 0 {
+			leased, err := s.leaseOnce(ctx, tx, q, once)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, leased...)
+		}
 	}
 	return inPickOrder(rows, picks), nil
+}
+
+// leaseOnceSQL leases the best due task of each account of a JSON list
+// (SQLite's json_each), in one statement of one text.
+var leaseOnceSQL = `UPDATE tasks SET lease_owner = ?, lease_until = ?, version = version + 1
+	WHERE id IN (SELECT (SELECT t.id FROM tasks t INDEXED BY tasks_account_due_idx
+		WHERE t.account_id = j.value AND ` + dueTask("t") + `
+		ORDER BY t.priority DESC, t.created_at, t.id LIMIT 1) FROM json_each(?) j)
+	RETURNING ` + taskSelect
+
+// leaseOnce leases the best due task of each of accounts (leaseOnceSQL).
+func (s *Store) leaseOnce(ctx context.Context, tx *sqlx.Tx, q ports.ClaimQuery, accounts []int64) ([]taskRow, error) {
+	list, err := json.Marshal(accounts)
+	if err != nil {
+		return nil, fmt.Errorf("claim due tasks: %w", err)
+	}
+	nowCol := timeCol(q.Now)
+	args := []any{q.Owner, timeCol(q.Now.Add(q.Lease)), nowCol, nowCol, string(list)}
+	rows, err := scanClaimRows[taskRow](ctx, s.claimStatement(ctx, tx, leaseOnceSQL, 0), taskColumns, args)
+	if err != nil {
+		return nil, fmt.Errorf("claim due tasks: %w", err)
+	}
+	return rows, nil
 }
 
 // inPickOrder orders leased rows as the fair share picked their accounts,
@@ -290,4 +460,65 @@ func windowStart(now time.Time) dbTime { return timeCol(now.Add(-domain.RateWind
 type savedTask struct {
 	task    *domain.Task
 	version int64
+}
+
+// maxPreparedShapes bounds the claim's statements kept prepared: the lease
+// and the attempts' read have one text per number of accounts or tasks
+// claimed, which the free slots bound; past this many they run unprepared,
+// so that a large CREATOR_MAX_CONCURRENCY cannot fill the statement cache.
+const maxPreparedShapes = 32
+
+// claimStatement is query bound to the claim's transaction, prepared once
+// per text (parsing and planning the claim's statements each time cost
+// SQLite more than running them) unless shapes exceeds maxPreparedShapes.
+func (s *Store) claimStatement(ctx context.Context, tx *sqlx.Tx, query string, shapes int) statement {
+	if shapes > maxPreparedShapes {
+		return statement{tx: tx.Tx, query: query}
+	}
+	return s.writes.in(ctx, tx.Tx, query)
+}
+
+// scanClaimRows runs st and scans each row into a T, columns in order.
+func scanClaimRows[T any](ctx context.Context, st statement, columns []string, args []any) ([]T, error) {
+	rows, err := st.rows(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var r T
+		if err := rows.Scan(rowTargets(&r, columns)...); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// claimedAttempts reads the attempts of the claimed rows' tasks (withAttempts
+// through a prepared statement).
+func (s *Store) claimedAttempts(ctx context.Context, tx *sqlx.Tx, rows []taskRow) ([]*domain.Task, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]any, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	query := tx.Rebind("SELECT " + attemptSelect + " FROM task_attempts WHERE task_id IN (?" +
+		strings.Repeat(", ?", len(ids)-1) + ") ORDER BY task_id, number")
+	attemptRows, err := scanClaimRows[attemptRow](ctx, s.claimStatement(ctx, tx, query, len(ids)), attemptColumns, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load attempts: %w", err)
+	}
+	byTask := make(map[string][]domain.Attempt, len(rows))
+	for _, a := range attemptRows {
+		byTask[a.TaskID] = append(byTask[a.TaskID], a.attempt())
+	}
+	tasks := make([]*domain.Task, len(rows))
+	for i, r := range rows {
+		tasks[i] = r.task(byTask[r.ID])
+	}
+	return tasks, nil
 }

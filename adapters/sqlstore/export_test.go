@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 )
 
 // TaskIDColumns lists every table with a task_id column in the store's
@@ -53,3 +54,52 @@ func SchemaType(ctx context.Context, s *Store, table, column, cast string) (decl
 // QueuedWrites is the number of SQLite writes waiting for the group under
 // way to commit.
 func QueuedWrites(s *Store) int { return len(s.group.queue) }
+
+// DispatchDrift lists, one line each, the accounts whose dispatch state
+// (account_dispatch, migration 00009) differs from a recount of their tasks
+// and limits: what the triggers keep must always equal it.
+func DispatchDrift(ctx context.Context, s *Store) ([]string, error) {
+	type state struct {
+		AccountID int64   `db:"account_id"`
+		Waiting   int     `db:"waiting"`
+		Running   int     `db:"running"`
+		Weight    int     `db:"weight"`
+		Share     float64 `db:"share"`
+		Head      dbTime  `db:"head"`
+	}
+	var kept, counted []state
+	if err := s.reads.SelectContext(ctx, &kept, `SELECT account_id, waiting, running, weight, share, head
+		FROM account_dispatch WHERE waiting <> 0 OR running <> 0 OR weight <> 1 ORDER BY account_id`); err != nil {
+		return nil, err
+	}
+	if err := s.reads.SelectContext(ctx, &counted, `SELECT c.account_id AS account_id, c.waiting AS waiting, c.running AS running,
+			coalesce(l.weight, 1) AS weight, CAST(c.running AS DOUBLE PRECISION) / coalesce(l.weight, 1) AS share, c.head AS head
+		FROM (SELECT account_id,
+				sum(CASE WHEN `+waitingTask+` THEN 1 ELSE 0 END) AS waiting,
+				sum(CASE WHEN `+runningTask+` THEN 1 ELSE 0 END) AS running,
+				min(CASE WHEN `+waitingTask+` THEN created_at END) AS head
+			FROM tasks GROUP BY account_id
+			UNION ALL SELECT account_id, 0, 0, NULL FROM account_limits
+				WHERE account_id NOT IN (SELECT account_id FROM tasks)) c
+		LEFT JOIN account_limits l ON l.account_id = c.account_id
+		WHERE c.waiting <> 0 OR c.running <> 0 OR coalesce(l.weight, 1) <> 1 ORDER BY c.account_id`); err != nil {
+		return nil, err
+	}
+	var drift []string
+	byAccount := map[int64]state{}
+	for _, k := range kept {
+		byAccount[k.AccountID] = k
+	}
+	for _, c := range counted {
+		k, ok := byAccount[c.AccountID]
+		delete(byAccount, c.AccountID)
+		if !ok || k.Waiting != c.Waiting || k.Running != c.Running || k.Weight != c.Weight || k.Share != c.Share ||
+			!k.Head.Equal(c.Head.Time) {
+			drift = append(drift, fmt.Sprintf("account %d: kept %+v, counted %+v", c.AccountID, k, c))
+		}
+	}
+	for _, k := range byAccount {
+		drift = append(drift, fmt.Sprintf("account %d: kept %+v, counted nothing", k.AccountID, k))
+	}
+	return drift, nil
+}

@@ -85,6 +85,7 @@ func openSQLite(ctx context.Context, path string, o options) (*Store, error) {
 		lockRow:    "",
 		skipLocked: "",
 		indexHint:  func(index string) string { return " INDEXED BY " + index },
+		leaseEach:  true,
 		// A read transaction in WAL mode reads one snapshot.
 		readTx: &sql.TxOptions{ReadOnly: true},
 	}, goose.DialectSQLite3, fsys)

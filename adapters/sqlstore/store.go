@@ -75,14 +75,23 @@ type flavor struct {
 	// committed before it (PostgreSQL: a transaction-scoped advisory lock;
 	// SQLite's single writer already serialises them).
 	serializeClaims string
-	// indexHint, given an index, is what follows "FROM tasks t" in the fair
-	// claim's reads of waiting tasks. SQLite without ANALYZE statistics
+	// indexHint, given an index, is what follows "FROM tasks t" (and "FROM
+	// account_dispatch d") in the fair claim's reads. SQLite without ANALYZE statistics
 	// rates an equality on status (tasks_stale_timeout_idx, tasks_claim_idx)
 	// above the partial indexes of 00004, then sorts or filters every
 	// pending task once per account in the backlog (issue #16): INDEXED BY
 	// pins the partial index, one probe per account. PostgreSQL's planner
 	// picks the partial indexes by itself.
 	indexHint func(index string) string
+	// leaseEach: the claim leases the accounts picked once with one
+	// statement over a JSON list of them, and each account picked more than
+	// once with a statement of its own, rather than one UNION ALL of all.
+	// SQLite re-prepares such a union on every run (a bound LIMIT in a
+	// compound subquery marks the plan as depending on it), which cost more
+	// than the rest of a claim of 8 accounts; these texts stay prepared, and
+	// its statements are calls into the library, not round trips.
+	// PostgreSQL runs the union as prepared, one round trip.
+	leaseEach bool
 	// readTx are the options of read-only transactions, chosen so that a
 	// task and its attempts are read from one snapshot.
 	readTx *sql.TxOptions

@@ -12,6 +12,11 @@
 // ratio to that baseline, the service's CPU seconds per 1,000 callbacks
 // (/proc/<pid>/stat) and peak RSS, and the notification latency of one
 // sender (callback sent → visible through GET and through the event stream).
+// Then the publish-pool claim (issue 23) and the dispatch section (issue 16,
+// dispatch.go): a backlog of 4,000 tasks drained through the fair claim under
+// CREATOR_MAX_CONCURRENCY=8, of one account and of 200 accounts × 20, and a
+// batch create of 500 tasks against 500 single creates, with their targets
+// met or not (-only-dispatch runs it alone, -dispatch-rounds 0 skips it).
 //
 //	contenthub-loadbench [-contenthub bin/contenthub] [-stores postgres,sqlite] [-rounds 3] …
 //
@@ -63,6 +68,11 @@ type options struct {
 	poolEntries int // 0: no pool measurement
 	poolClaims  int
 	onlyPool    bool
+	// The dispatch section (issue 16): rounds (0: skipped), tasks per
+	// backlog, and whether it is all that runs.
+	dispatchRounds int
+	dispatchTasks  int
+	onlyDispatch   bool
 	// subscribe adds one webhook endpoint (§13) on a loopback receiver that
 	// answers 204, so that every completion also writes an outbox message
 	// and the service sends it: compare its first deliveries with a run
@@ -92,6 +102,9 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.poolEntries, "pool-entries", 100000, "pending publish-pool entries the claim measurement starts from (0: skip it)")
 	fs.IntVar(&o.poolClaims, "pool-claims", 300, "claims of 10 entries measured per store")
 	fs.BoolVar(&o.onlyPool, "only-pool", false, "measure the publish-pool claim only")
+	fs.IntVar(&o.dispatchRounds, "dispatch-rounds", 3, "rounds of the dispatch section: backlog drains of 1 and 200 accounts, batch create against single creates (0: skip it)")
+	fs.IntVar(&o.dispatchTasks, "dispatch-tasks", 4000, "tasks in each drained backlog (a multiple of 200)")
+	fs.BoolVar(&o.onlyDispatch, "only-dispatch", false, "run the dispatch section only")
 	fs.StringVar(&o.notraceBinary, "contenthub-notrace", "", "the service built with -tags notrace: runs the tracing A/B on the first store (empty: skipped)")
 	fs.IntVar(&o.tracingN, "tracing-n", 2000, "callbacks per variant and round of the tracing A/B (CPU is read in 10 ms ticks: 2,000 callbacks make a tick about 0.5 % of the reference)")
 	fs.IntVar(&o.tracingC, "tracing-c", 8, "concurrency of the tracing A/B")
@@ -118,6 +131,12 @@ func parseOptions(args []string) (options, error) {
 		}
 		o.levels = append(o.levels, ci)
 		o.counts[ci] = ni
+	}
+	if o.dispatchTasks < 200 || o.dispatchTasks%200 != 0 {
+		return o, errors.New("-dispatch-tasks must be a positive multiple of 200")
+	}
+	if o.onlyDispatch && o.dispatchRounds < 1 {
+		return o, errors.New("-only-dispatch needs -dispatch-rounds of at least 1")
 	}
 	if o.rounds < 1 || o.latencyN < 1 {
 		return o, errors.New("-rounds and -latency must be at least 1")
@@ -155,6 +174,9 @@ func run(args []string, out io.Writer) error {
 
 	fmt.Fprintf(out, "# contenthub-loadbench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(out, "%s\n\n", machine(ctx, o.postgresURL))
+	if o.onlyDispatch {
+		return runDispatch(ctx, o, self, out)
+	}
 	if !o.onlyPool {
 		fmt.Fprintf(out, "Article: %s (%d bytes, sent twice per body as the real sender does); rounds: %d; callbacks per run: %s.\n\n",
 			o.article, len(raw), o.rounds, countsText(o))
@@ -179,7 +201,12 @@ func run(args []string, out io.Writer) error {
 		if o.poolClaims < 1 || o.poolClaims*10 > o.poolEntries {
 			return errors.New("-pool-claims must be at least 1, and claim at most -pool-entries entries in all")
 		}
-		return runPools(ctx, o, out)
+		if err := runPools(ctx, o, out); err != nil {
+			return err
+		}
+	}
+	if o.dispatchRounds > 0 && !o.onlyPool {
+		return runDispatch(ctx, o, self, out)
 	}
 	return nil
 }
