@@ -501,3 +501,48 @@ func assertStored(t *testing.T, s sqlstoretest.Ports, want *domain.Task, n int) 
 	require.NoError(t, err)
 	require.Len(t, log, n)
 }
+
+// TestALockedReadSeesTheWholeCommitItWaitedFor: an update that waits for
+// another one's row lock decides on the task and the attempts that other
+// update committed. On PostgreSQL a locking read joined to the attempts
+// returned the new task row with the attempts of its own older snapshot
+// (READ COMMITTED re-reads only the locked row), so a completed task was read
+// with its attempt still submitted and written back so.
+func TestALockedReadSeesTheWholeCommitItWaitedFor(t *testing.T) {
+	t.Parallel()
+	sqlstoretest.Contract(t, func(t *testing.T, s sqlstoretest.Ports) {
+		ctx := t.Context()
+		_, _, err := s.CreateTask(ctx, submitted(t, "task-1", base), nil)
+		require.NoError(t, err)
+
+		holding, release := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- s.UpdateTask(ctx, "task-1", func(tk *domain.Task) (ports.TaskChanges, error) {
+				changes := completion(t, tk, 1, "wh:d-1")
+				close(holding) // the row is locked (PostgreSQL) or the writer held (SQLite)
+				<-release
+				return changes, nil
+			})
+		}()
+		<-holding
+		var seen []domain.Attempt
+		var status domain.Status
+		second := make(chan error, 1)
+		go func() {
+			second <- s.UpdateTask(ctx, "task-1", func(tk *domain.Task) (ports.TaskChanges, error) {
+				status, seen = tk.Status(), tk.Attempts()
+				return ports.TaskChanges{}, nil
+			})
+		}()
+		// Long enough for the second update to reach the lock and wait; were
+		// it later, it would read after the commit and pass all the same.
+		time.Sleep(300 * time.Millisecond)
+		close(release)
+		require.NoError(t, <-first)
+		require.NoError(t, <-second)
+		require.Equal(t, domain.StatusCompleted, status)
+		require.Len(t, seen, 1)
+		require.Equal(t, domain.AttemptCompleted, seen[0].State, "the attempt as the commit it waited for left it")
+	})
+}

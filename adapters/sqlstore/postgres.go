@@ -63,7 +63,7 @@ func newPostgresStore(ctx context.Context, db *sqlx.DB) (*Store, error) {
 	}
 	return newStore(db, db, flavor{
 		dialect:    Postgres,
-		lockRow:    " FOR UPDATE OF t", // t: the task, not its attempts (LEFT JOIN)
+		lockRow:    " FOR UPDATE",
 		skipLocked: " FOR UPDATE SKIP LOCKED",
 		indexHint:  func(string) string { return "" },
 		// Per schema, like the migration lock.

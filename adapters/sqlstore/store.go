@@ -64,8 +64,8 @@ type Store struct {
 // fill it in.
 type flavor struct {
 	dialect Dialect
-	// lockRow ends the SELECT that loads a task for update: the row stays
-	// locked until the transaction ends.
+	// lockRow ends the SELECT that locks a task's row before the task is
+	// read for update: the row stays locked until the transaction ends.
 	lockRow string
 	// skipLocked ends the SELECT of tasks to claim: rows another claimer
 	// holds are passed over instead of waited for.

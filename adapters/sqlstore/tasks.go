@@ -286,7 +286,16 @@ func (s *Store) UpdateTask(ctx context.Context, id string, fn ports.UpdateFunc) 
 		version int64
 	)
 	err := s.inWriteTx(ctx, func(tx *sqlx.Tx) error {
-		t, err := readTask(ctx, s.writes.in(ctx, tx.Tx, s.taskReads.lock), id, []any{id}, nil)
+		if s.taskReads.lock != "" {
+			var one int
+			switch err := s.writes.in(ctx, tx.Tx, s.taskReads.lock).row(ctx, id).Scan(&one); {
+			case errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("load task %s: %w", id, domain.ErrNotFound)
+			case err != nil:
+				return fmt.Errorf("lock task %s: %w", id, err)
+			}
+		}
+		t, err := readTask(ctx, s.writes.in(ctx, tx.Tx, s.taskReads.get), id, []any{id}, nil)
 		if err != nil {
 			return err
 		}

@@ -231,7 +231,15 @@ func (a joinedAttempt) attempt() (domain.Attempt, bool) {
 type taskReads struct {
 	get     string // by id
 	getSeen string // by id, with whether a delivery id is recorded for it
-	lock    string // by id, the task's row locked for the transaction
+	// lock takes the task's row lock for the transaction ("" where the
+	// store's single writer already serialises writes). It is a statement
+	// of its own, before the read: on PostgreSQL a locking read that had to
+	// wait for a concurrent writer returns that writer's task row but the
+	// joined attempts of its own, older snapshot (READ COMMITTED re-reads
+	// only the locked row), so a completed task could be read with its
+	// attempt still open and written back so. The read that follows the
+	// lock gets a snapshot that holds the writer's whole commit.
+	lock string
 }
 
 func newTaskReads(rebind func(string) string, lockRow string) taskReads {
@@ -244,12 +252,15 @@ func newTaskReads(rebind func(string) string, lockRow string) taskReads {
 	}
 	from := " FROM tasks t LEFT JOIN task_attempts a ON a.task_id = t.id WHERE t.id = ? ORDER BY a.number"
 	sel := "SELECT " + strings.Join(cols, ", ")
-	return taskReads{
+	reads := taskReads{
 		get: rebind(sel + from),
 		// Uncorrelated, so evaluated once whatever the number of attempts.
 		getSeen: rebind(sel + ", EXISTS (SELECT 1 FROM webhook_deliveries WHERE task_id = ? AND delivery_id = ?)" + from),
-		lock:    rebind(sel + from + lockRow),
 	}
+	if lockRow != "" {
+		reads.lock = rebind("SELECT 1 FROM tasks WHERE id = ?" + lockRow)
+	}
+	return reads
 }
 
 // readTask runs a task read with args; seen, when given, receives the
