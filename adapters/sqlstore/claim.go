@@ -512,13 +512,5 @@ func (s *Store) claimedAttempts(ctx context.Context, tx *sqlx.Tx, rows []taskRow
 	if err != nil {
 		return nil, fmt.Errorf("load attempts: %w", err)
 	}
-	byTask := make(map[string][]domain.Attempt, len(rows))
-	for _, a := range attemptRows {
-		byTask[a.TaskID] = append(byTask[a.TaskID], a.attempt())
-	}
-	tasks := make([]*domain.Task, len(rows))
-	for i, r := range rows {
-		tasks[i] = r.task(byTask[r.ID])
-	}
-	return tasks, nil
+	return rehydrate(rows, attemptRows), nil
 }

@@ -169,6 +169,12 @@ func withAttempts(ctx context.Context, q sqlx.ExtContext, rows []taskRow) ([]*do
 	if err := sqlx.SelectContext(ctx, q, &attemptRows, q.Rebind(query), args...); err != nil {
 		return nil, fmt.Errorf("load attempts: %w", err)
 	}
+	return rehydrate(rows, attemptRows), nil
+}
+
+// rehydrate turns each task row into its task with its attempts (read in task and
+// number order), keeping the rows' order.
+func rehydrate(rows []taskRow, attemptRows []attemptRow) []*domain.Task {
 	byTask := make(map[string][]domain.Attempt, len(rows))
 	for _, a := range attemptRows {
 		byTask[a.TaskID] = append(byTask[a.TaskID], a.attempt())
@@ -177,7 +183,7 @@ func withAttempts(ctx context.Context, q sqlx.ExtContext, rows []taskRow) ([]*do
 	for i, r := range rows {
 		tasks[i] = r.task(byTask[r.ID])
 	}
-	return tasks, nil
+	return tasks
 }
 
 // ListTasks returns tasks newest first (created_at, then id, descending),
